@@ -1,0 +1,13 @@
+//! raft-node: a durable Raft-replicated register.
+//!
+//! - [`core`]: the sans-I/O Raft state machine and the register it replicates (no clock, socket,
+//!   thread or file inside);
+//! - [`storage`]: the durable log, hard state and snapshots on disk;
+//! - [`protocol`]: the `jsonl-tcp` client protocol and the peer wire format;
+//! - [`runtime`]: the tokio runtime that drives the core with real time, TCP and files.
+#![deny(missing_docs)]
+
+pub mod core;
+pub mod protocol;
+pub mod runtime;
+pub mod storage;
