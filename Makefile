@@ -1,0 +1,35 @@
+# faultline: the commands of the README.
+#   make test          fmt, clippy, every test (unit, property, simulation, end-to-end)
+#   make bench-check   the checker benchmark (`faultline bench check`)
+#   make bench-node    the raft-node benchmark (`raft-node bench`)
+CARGO ?= cargo
+JOBS ?= 2
+SYSTEM_TOOLS := ip:iproute2 iptables:iptables
+
+.PHONY: test deps build release fmt clippy unit bench-check bench-node
+
+test: deps fmt clippy unit
+
+deps:
+	@scripts/ensure-deps.sh $(SYSTEM_TOOLS)
+
+fmt:
+	$(CARGO) fmt --all --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -j$(JOBS) -- -D warnings
+
+unit:
+	$(CARGO) test --workspace -j$(JOBS)
+
+build:
+	$(CARGO) build --workspace -j$(JOBS)
+
+release:
+	$(CARGO) build --release --workspace --bins -j$(JOBS)
+
+bench-check: release
+	target/release/faultline bench check
+
+bench-node: release
+	target/release/raft-node bench
