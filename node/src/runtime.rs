@@ -1,1 +1,508 @@
-//! placeholder, to be written
+//! The tokio runtime: drives the sans-I/O core with real time, TCP and files.
+//!
+//! Shape (after mini-redis): [`run`] takes already-bound listeners and a shutdown future, so
+//! tests bind port 0. Tasks:
+//!
+//! - **the core task** owns the [`RaftNode`] and the [`Storage`]. It turns ticks (every
+//!   `tick_ms`), peer messages and client requests into inputs, draining up to
+//!   [`INPUTS_PER_BATCH_MAX`] queued inputs per batch. The actions of a batch are executed so that
+//!   the core's ordering rule holds ("persist before you send", `core` module docs): all persist
+//!   actions are written in order, then **one** `fsync` makes the whole batch durable (group
+//!   commit), and only then are the batch's messages sent, replies answered and events printed.
+//!   Delaying a send behind a later persist is always safe: it is indistinguishable from network
+//!   delay. Then `Persisted` is fed back to the core.
+//! - **one outbound task per peer**: connects with backoff, sends a hello line then one JSON line
+//!   per message. Its queue is bounded ([`PEER_QUEUE_LEN_MAX`]); when full, messages are dropped:
+//!   Raft tolerates loss, and a slow peer must not stall the leader.
+//! - **inbound peer connections**: hello, then messages into the core's inbox.
+//! - **client connections** (at most [`CLIENTS_MAX`], a semaphore): one request at a time per
+//!   connection, answered in the `jsonl-tcp` protocol.
+//!
+//! stdout carries one JSON line per core event (`{"event":"leader","node":"n1","term":3}`),
+//! flushed per line, for faultline's election-safety checker; logs go to stderr via `tracing`.
+
+use crate::core::{Action, Command, Config, DurableState, Entry, HardState, Input, Message};
+use crate::core::{RaftNode, Reply, Snapshot};
+use crate::protocol::{self, Request, Response};
+use crate::storage::{Storage, StorageError};
+use std::collections::HashMap;
+use std::future::Future;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+/// Most inputs stepped before their actions are executed (one fsync per batch).
+pub const INPUTS_PER_BATCH_MAX: usize = 512;
+/// Capacity of the core's inbox.
+pub const INBOX_LEN_MAX: usize = 8192;
+/// Capacity of each peer's outbound queue; beyond it messages are dropped.
+pub const PEER_QUEUE_LEN_MAX: usize = 4096;
+/// Most client connections served at once.
+pub const CLIENTS_MAX: usize = 1024;
+/// How long a client request may wait for the core before it is answered with code 0.
+pub const CLIENT_WAIT_MS_MAX: u64 = 5_000;
+/// Longest line accepted from a peer or a client.
+const LINE_BYTES_MAX: usize = 64 << 20;
+
+/// A runtime failure.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// Storage failed; the node stops rather than acknowledge what is not durable.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// Stored state could not be decoded.
+    #[error("{path}: cannot decode stored {what}: {source}")]
+    Decode {
+        /// The data directory.
+        path: PathBuf,
+        /// What was being decoded.
+        what: &'static str,
+        /// The cause.
+        source: serde_json::Error,
+    },
+    /// A socket operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// Everything the runtime needs besides the listeners.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// The core's configuration.
+    pub core: Config,
+    /// Peer addresses by node id (all members; our own entry is ignored).
+    pub peers: HashMap<String, SocketAddr>,
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// Milliseconds per core tick.
+    pub tick_ms: u64,
+}
+
+/// What the network tasks hand to the core task.
+enum CoreIn {
+    Peer {
+        from: String,
+        msg: Message,
+    },
+    Client {
+        cmd: Command,
+        reply: oneshot::Sender<Reply>,
+    },
+}
+
+/// Runs a node until `shutdown` completes or storage fails.
+pub async fn run(
+    config: RuntimeConfig,
+    peer_listener: TcpListener,
+    client_listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RuntimeError> {
+    let (storage, durable) = open_storage(&config)?;
+    let node = RaftNode::restore(config.core.clone(), durable);
+    let (inbox_tx, inbox_rx) = mpsc::channel(INBOX_LEN_MAX);
+    let mut outboxes = HashMap::new();
+    for (id, addr) in &config.peers {
+        if *id != config.core.id {
+            let (tx, rx) = mpsc::channel(PEER_QUEUE_LEN_MAX);
+            tokio::spawn(peer_sender(config.core.id.clone(), *addr, rx));
+            outboxes.insert(id.clone(), tx);
+        }
+    }
+    let accept_peers = tokio::spawn(accept_peers(peer_listener, inbox_tx.clone()));
+    let accept_clients = tokio::spawn(accept_clients(client_listener, inbox_tx));
+    let core = CoreTask {
+        node,
+        storage,
+        outboxes,
+        pending: HashMap::new(),
+        next_request: 1,
+        hard_state_version: 0,
+        last_index: 0,
+    };
+    let result = tokio::select! {
+        r = core.run(inbox_rx, Duration::from_millis(config.tick_ms.max(1))) => r,
+        () = shutdown => Ok(()),
+    };
+    accept_peers.abort();
+    accept_clients.abort();
+    result
+}
+
+fn open_storage(config: &RuntimeConfig) -> Result<(Storage, DurableState), RuntimeError> {
+    let (storage, recovered) = Storage::open(&config.data_dir, config.core.bugs.no_fsync)?;
+    let decode = |what, source| RuntimeError::Decode {
+        path: config.data_dir.clone(),
+        what,
+        source,
+    };
+    let hard_state: HardState = match &recovered.hard_state {
+        Some(b) => serde_json::from_slice(b).map_err(|e| decode("hard state", e))?,
+        None => HardState::default(),
+    };
+    let snapshot: Option<Snapshot> = match &recovered.snapshot {
+        Some(b) => Some(serde_json::from_slice(b).map_err(|e| decode("snapshot", e))?),
+        None => None,
+    };
+    let first = snapshot.as_ref().map_or(0, |s| s.last_index);
+    let mut entries = Vec::with_capacity(recovered.entries.len());
+    for (index, payload) in &recovered.entries {
+        if *index > first {
+            let entry: Entry = serde_json::from_slice(payload).map_err(|e| decode("entry", e))?;
+            entries.push(entry);
+        }
+    }
+    tracing::info!(
+        term = hard_state.term,
+        entries = entries.len(),
+        snapshot = first,
+        "recovered durable state"
+    );
+    Ok((
+        storage,
+        DurableState {
+            hard_state,
+            snapshot,
+            entries,
+        },
+    ))
+}
+
+/// The task that owns the core and the storage.
+struct CoreTask {
+    node: RaftNode,
+    storage: Storage,
+    outboxes: HashMap<String, mpsc::Sender<Message>>,
+    pending: HashMap<u64, oneshot::Sender<Reply>>,
+    next_request: u64,
+    hard_state_version: u64,
+    last_index: u64,
+}
+
+impl CoreTask {
+    async fn run(
+        mut self,
+        mut inbox: mpsc::Receiver<CoreIn>,
+        tick: Duration,
+    ) -> Result<(), RuntimeError> {
+        let mut ticker = tokio::time::interval(tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let mut actions = Vec::new();
+            tokio::select! {
+                _ = ticker.tick() => {
+                    actions.extend(self.node.step(Input::Tick));
+                    self.pending.retain(|_, tx| !tx.is_closed());
+                }
+                msg = inbox.recv() => match msg {
+                    Some(m) => actions.extend(self.input(m)),
+                    None => return Ok(()),
+                },
+            }
+            for _ in 1..INPUTS_PER_BATCH_MAX {
+                match inbox.try_recv() {
+                    Ok(m) => actions.extend(self.input(m)),
+                    Err(_) => break,
+                }
+            }
+            self.execute(actions)?;
+        }
+    }
+
+    fn input(&mut self, m: CoreIn) -> Vec<Action> {
+        match m {
+            CoreIn::Peer { from, msg } => self.node.step(Input::Message { from, msg }),
+            CoreIn::Client { cmd, reply } => {
+                let request_id = self.next_request;
+                self.next_request += 1;
+                self.pending.insert(request_id, reply);
+                self.node.step(Input::Client { request_id, cmd })
+            }
+        }
+    }
+
+    /// Executes a batch: persists in order, one fsync, then sends/replies/events; then feeds
+    /// `Persisted` back while the core keeps producing actions.
+    fn execute(&mut self, mut actions: Vec<Action>) -> Result<(), RuntimeError> {
+        while !actions.is_empty() {
+            let mut later = Vec::new();
+            let mut persisted = false;
+            tokio::task::block_in_place(|| -> Result<(), RuntimeError> {
+                for action in actions.drain(..) {
+                    match action {
+                        Action::PersistHardState {
+                            hard_state,
+                            version,
+                        } => {
+                            let bytes = serde_json::to_vec(&hard_state).expect("serializable");
+                            self.storage.save_hard_state(&bytes)?;
+                            self.hard_state_version = version;
+                            persisted = true;
+                        }
+                        Action::PersistEntries {
+                            truncate_from,
+                            entries,
+                        } => {
+                            if let Some(from) = truncate_from {
+                                self.storage.truncate_from(from)?;
+                                self.last_index = self.last_index.min(from.saturating_sub(1));
+                            }
+                            for e in &entries {
+                                let bytes = serde_json::to_vec(e).expect("serializable");
+                                self.storage.append(e.index, &bytes);
+                                self.last_index = e.index;
+                            }
+                            persisted = true;
+                        }
+                        Action::PersistSnapshot { snapshot } => {
+                            let bytes = serde_json::to_vec(&snapshot).expect("serializable");
+                            self.storage.save_snapshot(snapshot.last_index, &bytes)?;
+                            self.last_index = self.last_index.max(snapshot.last_index);
+                            persisted = true;
+                        }
+                        other => later.push(other),
+                    }
+                }
+                if persisted {
+                    self.storage.sync()?;
+                }
+                Ok(())
+            })?;
+            for action in later {
+                self.perform(action);
+            }
+            if persisted {
+                actions = self.node.step(Input::Persisted {
+                    hard_state_version: self.hard_state_version,
+                    last_index: self.last_index,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn perform(&mut self, action: Action) {
+        match action {
+            Action::Send { to, msg } => {
+                if let Some(tx) = self.outboxes.get(&to) {
+                    let _ = tx.try_send(msg); // full queue: drop, Raft retries
+                }
+            }
+            Action::Reply { request_id, reply } => {
+                if let Some(tx) = self.pending.remove(&request_id) {
+                    let _ = tx.send(reply);
+                }
+            }
+            Action::Event(event) => {
+                let line = serde_json::to_string(&event).expect("serializable");
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            }
+            Action::PersistHardState { .. }
+            | Action::PersistEntries { .. }
+            | Action::PersistSnapshot { .. } => {
+                unreachable!("persist actions are executed before the others")
+            }
+        }
+    }
+}
+
+/// Keeps one outbound connection to a peer alive and writes its queue to it.
+async fn peer_sender(me: String, addr: SocketAddr, mut rx: mpsc::Receiver<Message>) {
+    let hello = serde_json::to_string(&protocol::Hello { hello: me }).expect("serializable");
+    let mut backoff = Duration::from_millis(20);
+    loop {
+        let mut stream = match TcpStream::connect(addr).await {
+            Ok(s) => s,
+            Err(_) => {
+                // Drop what queued up while the peer was unreachable: it is stale by now.
+                while rx.try_recv().is_ok() {}
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_millis(500));
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(20);
+        let _ = stream.set_nodelay(true);
+        let mut buf = format!("{hello}\n").into_bytes();
+        loop {
+            // Batch whatever is queued into one write.
+            match rx.recv().await {
+                Some(m) => push_line(&mut buf, &m),
+                None => return,
+            }
+            while buf.len() < (1 << 20) {
+                match rx.try_recv() {
+                    Ok(m) => push_line(&mut buf, &m),
+                    Err(_) => break,
+                }
+            }
+            if stream.write_all(&buf).await.is_err() {
+                buf.clear();
+                break;
+            }
+            buf.clear();
+        }
+    }
+}
+
+fn push_line(buf: &mut Vec<u8>, msg: &Message) {
+    serde_json::to_writer(&mut *buf, msg).expect("serializable");
+    buf.push(b'\n');
+}
+
+async fn accept_peers(listener: TcpListener, inbox: mpsc::Sender<CoreIn>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let inbox = inbox.clone();
+        tokio::spawn(async move {
+            if let Err(e) = peer_receiver(stream, inbox).await {
+                tracing::debug!("peer connection ended: {e}");
+            }
+        });
+    }
+}
+
+async fn peer_receiver(stream: TcpStream, inbox: mpsc::Sender<CoreIn>) -> std::io::Result<()> {
+    let _ = stream.set_nodelay(true);
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).await?;
+    let hello: protocol::Hello = serde_json::from_str(line.trim_end()).map_err(invalid)?;
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).await? == 0 || line.len() > LINE_BYTES_MAX {
+            return Ok(());
+        }
+        let msg: Message = serde_json::from_str(line.trim_end()).map_err(invalid)?;
+        let input = CoreIn::Peer {
+            from: hello.hello.clone(),
+            msg,
+        };
+        if inbox.send(input).await.is_err() {
+            return Ok(());
+        }
+    }
+}
+
+fn invalid(e: serde_json::Error) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, e)
+}
+
+async fn accept_clients(listener: TcpListener, inbox: mpsc::Sender<CoreIn>) {
+    let limit = Arc::new(Semaphore::new(CLIENTS_MAX));
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let Ok(permit) = Arc::clone(&limit).acquire_owned().await else {
+            return;
+        };
+        let inbox = inbox.clone();
+        tokio::spawn(async move {
+            let _ = client_connection(stream, inbox).await;
+            drop(permit);
+        });
+    }
+}
+
+async fn client_connection(stream: TcpStream, inbox: mpsc::Sender<CoreIn>) -> std::io::Result<()> {
+    let _ = stream.set_nodelay(true);
+    let (r, mut w) = stream.into_split();
+    let mut reader = BufReader::new(r);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        let (msg_id, parsed) = if line.len() > LINE_BYTES_MAX {
+            (None, Err("malformed request: line too long".to_string()))
+        } else {
+            protocol::parse_request(line.trim_end())
+        };
+        let response = match parsed {
+            Err(text) => Response::Error {
+                code: protocol::code::MALFORMED,
+                text,
+                leader: None,
+            },
+            Ok(req) => ask_core(&inbox, req).await,
+        };
+        let mut out = protocol::render_response(msg_id, &response);
+        out.push('\n');
+        w.write_all(out.as_bytes()).await?;
+    }
+}
+
+async fn ask_core(inbox: &mpsc::Sender<CoreIn>, req: Request) -> Response {
+    let cmd = match req {
+        Request::Read { key } => Command::Read { key },
+        Request::Write {
+            key,
+            value,
+            client,
+            seq,
+        } => Command::Write {
+            key,
+            value,
+            client,
+            seq,
+        },
+        Request::Cas {
+            key,
+            from,
+            to,
+            client,
+            seq,
+        } => Command::Cas {
+            key,
+            from,
+            to,
+            client,
+            seq,
+        },
+    };
+    let (tx, rx) = oneshot::channel();
+    if inbox.send(CoreIn::Client { cmd, reply: tx }).await.is_err() {
+        return crash("node is shutting down");
+    }
+    match tokio::time::timeout(Duration::from_millis(CLIENT_WAIT_MS_MAX), rx).await {
+        Ok(Ok(reply)) => to_response(reply),
+        Ok(Err(_)) => crash("request dropped by the node"),
+        Err(_) => Response::Error {
+            code: protocol::code::TIMEOUT,
+            text: "timed out waiting for the cluster".into(),
+            leader: None,
+        },
+    }
+}
+
+fn crash(text: &str) -> Response {
+    Response::Error {
+        code: protocol::code::CRASH,
+        text: text.into(),
+        leader: None,
+    }
+}
+
+fn to_response(reply: Reply) -> Response {
+    match reply {
+        Reply::ReadOk(v) => Response::ReadOk(v),
+        Reply::WriteOk => Response::WriteOk,
+        Reply::CasOk => Response::CasOk,
+        Reply::Error { code, text, leader } => Response::Error { code, text, leader },
+    }
+}
