@@ -70,9 +70,8 @@ impl Value {
             Value::Int(i) => serde_json::Value::from(*i),
             Value::Str(s) => serde_json::Value::String(s.clone()),
             Value::List(l) => serde_json::Value::Array(l.iter().map(Value::to_json).collect()),
-            Value::Other(text) => {
-                serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.clone()))
-            }
+            Value::Other(text) => serde_json::from_str(text)
+                .unwrap_or_else(|_| serde_json::Value::String(text.clone())),
         }
     }
 }
