@@ -1,0 +1,250 @@
+//! Explanations of a violation, in the spirit of Knossos' analysis: which op cannot be
+//! linearized, what the model could have been just before it, the longest linearizable prefix
+//! the search found, and the smallest failing sub-history.
+//!
+//! **Shrinking** drops ops while the verdict stays invalid (delta debugging, chunks halving down
+//! to single ops). A write whose value a remaining op observes is never dropped: without it the
+//! observation would fail for a trivial reason ("read of a value never written") and hide the
+//! real one. Shrinking is bounded by the same budget as the search.
+
+use crate::model::ModelKind;
+use crate::report::key_name;
+use crate::wgl::{Budget, SearchResult, Stuck};
+use histories::{History, Op, Outcome, Value, F};
+use serde::Serialize;
+use std::time::Instant;
+
+/// Most searches one shrink may run.
+const SHRINK_SEARCHES_MAX: usize = 2_000;
+
+/// One op as shown in an explanation.
+#[derive(Debug, Clone, Serialize)]
+pub struct OpView {
+    /// The op's id in the history.
+    pub id: usize,
+    /// Process.
+    pub process: u64,
+    /// Function.
+    pub f: String,
+    /// Input value (JSON).
+    pub input: serde_json::Value,
+    /// `ok` with the value, `info`.
+    pub outcome: String,
+    /// Value returned, for ok ops.
+    pub output: serde_json::Value,
+    /// Line of the invoke.
+    pub call_line: u64,
+    /// Line of the completion.
+    pub ret_line: Option<u64>,
+    /// In words.
+    pub text: String,
+}
+
+fn view(op: &Op) -> OpView {
+    let (outcome, output) = match &op.outcome {
+        Outcome::Ok(v) => ("ok", v.to_json()),
+        Outcome::Fail => ("fail", serde_json::Value::Null),
+        Outcome::Info => ("info", serde_json::Value::Null),
+    };
+    OpView {
+        id: op.id,
+        process: op.process,
+        f: op.f.name().to_string(),
+        input: op.input.to_json(),
+        outcome: outcome.to_string(),
+        output,
+        call_line: op.call_line,
+        ret_line: op.ret_line,
+        text: describe_op(op),
+    }
+}
+
+/// "read of 3 at line 12 by process 1", "write 4 (info) at line 9 by process 2".
+pub fn describe_op(op: &Op) -> String {
+    let what = match (op.f, &op.outcome) {
+        (F::Read | F::Get, Outcome::Ok(Value::Null)) => format!("{} of null (absent)", op.f),
+        (F::Read | F::Get, Outcome::Ok(v)) => format!("{} of {v}", op.f),
+        (F::Txn, Outcome::Ok(v)) => format!("txn {v}"),
+        (F::Acquire | F::Release, _) => op.f.name().to_string(),
+        _ => format!("{} {}", op.f, op.input),
+    };
+    let info = if op.outcome == Outcome::Info {
+        " (info: may or may not have happened)"
+    } else {
+        ""
+    };
+    format!(
+        "{what}{info} at line {} by process {}",
+        op.call_line, op.process
+    )
+}
+
+/// The explanation of one invalid part.
+#[derive(Debug, Clone, Serialize)]
+pub struct Counterexample {
+    /// The key (None: the whole history).
+    pub key: Option<String>,
+    /// The op that cannot be linearized.
+    pub op: OpView,
+    /// States possible just before it.
+    pub possible_states: Vec<String>,
+    /// The longest linearizable prefix found, in order.
+    pub longest_prefix: Vec<OpView>,
+    /// The smallest sub-history found that is still not linearizable.
+    pub minimal: Vec<OpView>,
+    /// Whether shrinking finished within its budget.
+    pub minimal_complete: bool,
+    /// The explanation as text.
+    pub text: String,
+}
+
+/// Explains the first invalid part of `parts`.
+pub(crate) fn counterexample(
+    history: &History,
+    kind: ModelKind,
+    initial: &Value,
+    parts: &[(Option<String>, Vec<&Op>)],
+    budget: Budget,
+) -> Option<Counterexample> {
+    let _ = history;
+    for (key, ops) in parts {
+        let SearchResult::Invalid(_) = crate::search_part(kind, initial, ops, budget) else {
+            continue;
+        };
+        let (minimal, complete) = shrink(kind, initial, ops, budget);
+        // Explain on the minimal sub-history: its stuck point is the clearest.
+        let SearchResult::Invalid(stuck) = crate::search_part(kind, initial, &minimal, budget)
+        else {
+            continue;
+        };
+        return Some(build(key.clone(), kind, &minimal, stuck, complete));
+    }
+    None
+}
+
+fn build(
+    key: Option<String>,
+    kind: ModelKind,
+    ops: &[&Op],
+    stuck: Stuck,
+    complete: bool,
+) -> Counterexample {
+    let op = ops[stuck.op];
+    let prefix: Vec<OpView> = stuck.prefix.iter().map(|&i| view(ops[i])).collect();
+    let states: Vec<String> = stuck.states.into_iter().collect();
+    let thing = match kind {
+        ModelKind::Mutex => "the lock",
+        ModelKind::MultiRegister => "the registers",
+        ModelKind::AppendKv => "the value",
+        _ => "the register",
+    };
+    let mut text = format!(
+        "  {}: {} cannot be linearized: {thing} could only be {}\n",
+        key_name(&key),
+        describe_op(op),
+        join_or(&states)
+    );
+    if prefix.is_empty() {
+        text.push_str("    (no op can be linearized before it)\n");
+    } else {
+        text.push_str(&format!(
+            "    longest linearizable prefix ({} ops):\n",
+            prefix.len()
+        ));
+        for p in &prefix {
+            text.push_str(&format!("      {}\n", p.text));
+        }
+    }
+    let minimal: Vec<OpView> = ops.iter().map(|o| view(o)).collect();
+    text.push_str(&format!(
+        "    smallest failing sub-history{} ({} ops):\n",
+        if complete {
+            ""
+        } else {
+            " found within the budget"
+        },
+        minimal.len()
+    ));
+    for m in &minimal {
+        let ret = m.ret_line.map_or("end".to_string(), |l| l.to_string());
+        text.push_str(&format!("      lines {}-{ret}: {}\n", m.call_line, m.text));
+    }
+    Counterexample {
+        key,
+        op: view(op),
+        possible_states: states,
+        longest_prefix: prefix,
+        minimal,
+        minimal_complete: complete,
+        text,
+    }
+}
+
+fn join_or(items: &[String]) -> String {
+    match items {
+        [] => "(no state)".to_string(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// The value an op writes, and the values it observes (for the shrink's dependency rule).
+fn writes(op: &Op) -> Option<&Value> {
+    match op.f {
+        F::Write | F::Put => Some(&op.input),
+        F::Cas => op.input.as_list().and_then(|l| l.get(1)),
+        _ => None,
+    }
+}
+
+fn observes(op: &Op) -> Option<&Value> {
+    match (op.f, &op.outcome) {
+        (F::Read | F::Get, Outcome::Ok(v)) => Some(v),
+        (F::Cas, _) => op.input.as_list().and_then(|l| l.first()),
+        _ => None,
+    }
+}
+
+/// Greedy delta debugging: returns the smallest invalid sub-history found and whether the
+/// shrink ran to completion.
+fn shrink<'a>(
+    kind: ModelKind,
+    initial: &Value,
+    ops: &[&'a Op],
+    budget: Budget,
+) -> (Vec<&'a Op>, bool) {
+    let mut current: Vec<&Op> = ops.to_vec();
+    let mut searches = 0;
+    let mut chunk = (current.len() / 2).max(1);
+    loop {
+        let mut i = 0;
+        while i < current.len() {
+            if searches >= SHRINK_SEARCHES_MAX
+                || budget.deadline.is_some_and(|d| Instant::now() >= d)
+            {
+                return (current, false);
+            }
+            let end = (i + chunk).min(current.len());
+            let kept: Vec<&Op> = current[..i]
+                .iter()
+                .chain(&current[end..])
+                .copied()
+                .collect();
+            let removable = current[i..end].iter().all(|gone| {
+                writes(gone).is_none_or(|w| !kept.iter().any(|k| observes(k) == Some(w)))
+            });
+            if removable && !kept.is_empty() {
+                searches += 1;
+                if let SearchResult::Invalid(_) = crate::search_part(kind, initial, &kept, budget) {
+                    current = kept;
+                    continue;
+                }
+            }
+            i = end;
+        }
+        if chunk == 1 {
+            return (current, true);
+        }
+        chunk /= 2;
+    }
+}

@@ -1,0 +1,6 @@
+//! One file per model.
+
+pub mod append_kv;
+pub mod multi_register;
+pub mod mutex;
+pub mod register;

@@ -1,0 +1,27 @@
+//! `mutex`: acquire succeeds only when free, release only when held.
+
+use crate::model::Model;
+use histories::{Op, Value, F};
+
+/// A lock.
+pub struct Mutex;
+
+impl Model for Mutex {
+    type State = bool;
+
+    fn init(&self, _initial: &Value) -> bool {
+        false
+    }
+
+    fn step(&self, held: &bool, op: &Op) -> Option<bool> {
+        match op.f {
+            F::Acquire => (!held).then_some(true),
+            F::Release => held.then_some(false),
+            _ => None,
+        }
+    }
+
+    fn describe(&self, held: &bool) -> String {
+        if *held { "held" } else { "free" }.to_string()
+    }
+}
