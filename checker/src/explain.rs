@@ -205,6 +205,20 @@ fn observes(op: &Op) -> Option<&Value> {
     }
 }
 
+/// May `gone` be dropped while `kept` remain? Not if a kept op observes what it wrote. For
+/// append-kv and multi-register, values are composed (appends, txns), so an op that changes
+/// state is kept while any op that reads remains.
+fn needless(kind: ModelKind, gone: &Op, kept: &[&Op]) -> bool {
+    match kind {
+        ModelKind::AppendKv | ModelKind::MultiRegister => {
+            let mutates = matches!(gone.f, F::Put | F::Append | F::Write | F::Txn);
+            let reads = |o: &&Op| matches!(o.f, F::Get | F::Read | F::Txn);
+            !mutates || !kept.iter().any(reads)
+        }
+        _ => writes(gone).is_none_or(|w| !kept.iter().any(|k| observes(k) == Some(w))),
+    }
+}
+
 /// Greedy delta debugging: returns the smallest invalid sub-history found and whether the
 /// shrink ran to completion.
 fn shrink<'a>(
@@ -230,9 +244,9 @@ fn shrink<'a>(
                 .chain(&current[end..])
                 .copied()
                 .collect();
-            let removable = current[i..end].iter().all(|gone| {
-                writes(gone).is_none_or(|w| !kept.iter().any(|k| observes(k) == Some(w)))
-            });
+            let removable = current[i..end]
+                .iter()
+                .all(|gone| needless(kind, gone, &kept));
             if removable && !kept.is_empty() {
                 searches += 1;
                 if let SearchResult::Invalid(_) = crate::search_part(kind, initial, &kept, budget) {
