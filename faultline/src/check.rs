@@ -1,0 +1,226 @@
+//! `faultline check FILE...`: offline linearizability (and election-safety) checks.
+//!
+//! Files are loaded and checked in parallel (rayon), one line each and a summary, like a test
+//! runner; a single file prints its full explanation. A file that cannot be read or parsed is
+//! reported as `path:line: what is wrong` and does not stop the others (ripgrep's habit).
+//!
+//! Exit status: 1 when any file is invalid; otherwise 2 when any is unknown or could not be
+//! read; otherwise 0. "Invalid" wins because it is a definite finding about the system.
+
+use crate::cli::{CheckArgs, Engine, Exit};
+use crate::output::{self, Progress};
+use anyhow::{bail, Context, Result};
+use checker::{Report, Verdict};
+use histories::{Format, Value};
+use rayon::prelude::*;
+use serde_json::json;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// What happened to one file.
+enum FileResult {
+    /// It was checked.
+    Checked(Box<Report>),
+    /// It could not be read or parsed; the message names file, line and field.
+    Failed(String),
+}
+
+impl FileResult {
+    fn exit(&self) -> Exit {
+        match self {
+            FileResult::Checked(r) => match r.verdict {
+                Verdict::Valid => Exit::Valid,
+                Verdict::Invalid => Exit::Invalid,
+                Verdict::Unknown => Exit::Error,
+            },
+            FileResult::Failed(_) => Exit::Error,
+        }
+    }
+}
+
+/// Runs `faultline check`.
+pub fn run(args: &CheckArgs) -> Result<Exit> {
+    let format: Format = args
+        .format
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--format: {e}"))?;
+    let opts = options(args)?;
+    let what = format!("checking {} file(s)", args.files.len());
+    let progress = Progress::start(what, Duration::from_secs(2), Duration::from_secs(5));
+    let results: Vec<(PathBuf, FileResult)> = args
+        .files
+        .par_iter()
+        .map(|path| (path.clone(), check_file(path, format, &opts, args.engine)))
+        .collect();
+    drop(progress);
+
+    let election = if args.leader_events.is_empty() {
+        None
+    } else {
+        Some(check_election(&args.leader_events)?)
+    };
+
+    let mut exit = results
+        .iter()
+        .map(|(_, r)| r.exit())
+        .fold(Exit::Valid, worst);
+    if let Some(report) = &election {
+        if !report.valid {
+            exit = worst(exit, Exit::Invalid);
+        }
+    }
+    if args.json {
+        print_json(&results, election.as_ref())?;
+    } else {
+        print_text(&results, election.as_ref())?;
+    }
+    Ok(exit)
+}
+
+/// Invalid (1) beats unknown/error (2), which beats valid (0).
+fn worst(a: Exit, b: Exit) -> Exit {
+    let rank = |e: Exit| match e {
+        Exit::Valid => 0,
+        Exit::Error => 1,
+        Exit::Invalid => 2,
+    };
+    if rank(a) >= rank(b) {
+        a
+    } else {
+        b
+    }
+}
+
+fn options(args: &CheckArgs) -> Result<checker::Options> {
+    if !(args.time_limit > 0.0 && args.time_limit.is_finite()) {
+        bail!(
+            "--time-limit: expected a positive number of seconds, found {}",
+            args.time_limit
+        );
+    }
+    let initial = match &args.initial {
+        None => Value::Null,
+        Some(text) => {
+            let json: serde_json::Value = serde_json::from_str(text)
+                .with_context(|| format!("--initial: expected a JSON value, found {text:?}"))?;
+            Value::from(&json)
+        }
+    };
+    if let Some(model) = &args.model {
+        if checker::model_names().iter().all(|m| m != model) {
+            bail!(
+                "--model: unknown model {model:?}; expected one of {}",
+                checker::model_names().join(", ")
+            );
+        }
+    }
+    Ok(checker::Options {
+        model: args.model.clone(),
+        initial,
+        time_limit: Some(Duration::from_secs_f64(args.time_limit)),
+        memory_limit_bytes: Some(args.memory_limit.saturating_mul(1 << 20)),
+        explain: true,
+    })
+}
+
+fn check_file(path: &Path, format: Format, opts: &checker::Options, engine: Engine) -> FileResult {
+    let loaded = match histories::load(path, format) {
+        Ok(loaded) => loaded,
+        Err(err) => return FileResult::Failed(err.to_string()),
+    };
+    let report = match engine {
+        Engine::Fast => checker::check(&loaded.history, opts),
+        Engine::Stateright => checker::check_stateright(&loaded.history, opts),
+    };
+    FileResult::Checked(Box::new(report))
+}
+
+fn check_election(logs: &[PathBuf]) -> Result<checker::election::ElectionReport> {
+    let mut events = Vec::new();
+    for path in logs {
+        let file = File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+        let source = path.display().to_string();
+        let mut parsed = checker::election::parse_leader_events(BufReader::new(file), &source)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        events.append(&mut parsed);
+    }
+    Ok(checker::election::check(&events))
+}
+
+fn print_text(
+    results: &[(PathBuf, FileResult)],
+    election: Option<&checker::election::ElectionReport>,
+) -> Result<()> {
+    let mut text = String::new();
+    let single = results.len() == 1;
+    let (mut valid, mut invalid, mut unknown, mut failed) = (0, 0, 0, 0);
+    for (path, result) in results {
+        match result {
+            FileResult::Failed(msg) => {
+                failed += 1;
+                text.push_str(&format!("{}: error: {msg}\n", path.display()));
+            }
+            FileResult::Checked(report) => {
+                match report.verdict {
+                    Verdict::Valid => valid += 1,
+                    Verdict::Invalid => invalid += 1,
+                    Verdict::Unknown => unknown += 1,
+                }
+                if single || report.verdict != Verdict::Valid {
+                    text.push_str(&format!("{}:\n{}", path.display(), report.render_text()));
+                    if !text.ends_with('\n') {
+                        text.push('\n');
+                    }
+                } else {
+                    text.push_str(&format!("{}: {}\n", path.display(), report.summary_line()));
+                }
+            }
+        }
+    }
+    if let Some(report) = election {
+        text.push_str(&report.render_text());
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+    }
+    if !single {
+        text.push_str(&format!(
+            "{} files: {valid} valid, {invalid} invalid, {unknown} unknown, {failed} unreadable\n",
+            results.len()
+        ));
+    }
+    output::print(&text)?;
+    Ok(())
+}
+
+fn print_json(
+    results: &[(PathBuf, FileResult)],
+    election: Option<&checker::election::ElectionReport>,
+) -> Result<()> {
+    let files: Vec<serde_json::Value> = results
+        .iter()
+        .map(|(path, result)| match result {
+            FileResult::Checked(report) => json!({
+                "file": path.display().to_string(),
+                "result": report,
+            }),
+            FileResult::Failed(msg) => json!({
+                "file": path.display().to_string(),
+                "valid": "unknown",
+                "error": msg,
+            }),
+        })
+        .collect();
+    let mut doc = if files.len() == 1 && election.is_none() {
+        files.into_iter().next().unwrap_or_default()
+    } else {
+        json!({ "files": files })
+    };
+    if let Some(report) = election {
+        doc["election"] = serde_json::to_value(report)?;
+    }
+    output::print(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
+    Ok(())
+}

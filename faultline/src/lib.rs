@@ -1,0 +1,18 @@
+//! The `faultline` library: the parts of a test run, used by the `faultline` binary.
+//!
+//! - [`spec`]: system specs (`systems/*.toml`);
+//! - [`adapter`]: client adapters (`jsonl-tcp`);
+//! - [`workload`]: the generator and the client loop;
+//! - [`recorder`]: the flushing history recorder;
+//! - [`store`]: the store layout;
+//! - [`stats`]: op counts, latency, throughput and liveness figures;
+//! - [`memreg`]: a trivially correct in-memory register (the known-good system).
+#![deny(missing_docs)]
+
+pub mod adapter;
+pub mod memreg;
+pub mod recorder;
+pub mod spec;
+pub mod stats;
+pub mod store;
+pub mod workload;

@@ -1,0 +1,67 @@
+//! Terminal output helpers: quiet on a broken pipe (as ripgrep is), progress on stderr.
+
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// True when `err` (anywhere in its chain) is a broken pipe: `faultline check ... | head`.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Writes `text` to stdout; a broken pipe comes back as an error the caller turns into exit 0.
+pub fn print(text: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+/// Prints "still working" lines on stderr while a long job runs, so a long check never looks hung.
+///
+/// Silent for the first `quiet_for`; then one line every `every`. Stops when dropped.
+pub struct Progress {
+    done: Arc<AtomicBool>,
+    handle: Option<thread::JoinHandle<()>>,
+}
+
+impl Progress {
+    /// Starts the progress thread for a job described by `what` ("checking 3 files").
+    pub fn start(what: String, quiet_for: Duration, every: Duration) -> Progress {
+        let done = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&done);
+        let handle = thread::spawn(move || {
+            let started = Instant::now();
+            let mut next = quiet_for;
+            let step = Duration::from_millis(50);
+            while !flag.load(Ordering::Relaxed) {
+                thread::sleep(step);
+                if started.elapsed() >= next {
+                    eprintln!(
+                        "faultline: {what}: {:.0} s elapsed",
+                        started.elapsed().as_secs_f64()
+                    );
+                    next += every;
+                }
+            }
+        });
+        Progress {
+            done,
+            handle: Some(handle),
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::Relaxed);
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}

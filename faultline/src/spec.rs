@@ -1,0 +1,268 @@
+//! System specs (`systems/*.toml`): how to start, reach and watch a system under test.
+//!
+//! A spec is the only thing a user writes to plug a new consensus binary into faultline
+//! (DESIGN.md, "System spec"). Commands are templates with placeholders that the harness fills
+//! per node:
+//!
+//! | placeholder  | value                                                            |
+//! |--------------|------------------------------------------------------------------|
+//! | `{id}`       | the node's id, `n1` .. `nN`                                      |
+//! | `{ip}`       | the node's address inside its namespace                          |
+//! | `{peers}`    | every node rendered with the `peer` template, joined by `,`       |
+//! | `{data_dir}` | the node's data directory in the store (kept after the run)      |
+//! | `{bin}`      | the directory of the faultline binary (where `raft-node` is built)|
+//!
+//! `peer` (default `{id}={ip}:7001`) is how one node appears inside `{peers}`: etcd, for one,
+//! wants `{id}=http://{ip}:2380`. A spec with a missing field, an unknown field or an unknown
+//! placeholder is rejected with the file, the field and what was expected.
+
+use serde::Deserialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Placeholders a template may use.
+pub const PLACEHOLDERS: &[&str] = &["id", "ip", "peers", "data_dir", "bin"];
+
+/// A parsed, validated system spec.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SystemSpec {
+    /// The system's name, used in store paths (`store/<name>-<nemesis>/...`).
+    pub name: String,
+    /// The client adapter: `jsonl-tcp` (Maelstrom lin-kv bodies over TCP).
+    pub client: Adapter,
+    /// Command line that starts one node (split on whitespace after rendering).
+    pub start: String,
+    /// Where clients connect, e.g. `{ip}:7000`.
+    pub client_addr: String,
+    /// How to tell that a node is up.
+    #[serde(default)]
+    pub ready: Ready,
+    /// Where leader events come from.
+    #[serde(default)]
+    pub leader_events: LeaderEvents,
+    /// How one node is rendered inside `{peers}`.
+    #[serde(default = "default_peer")]
+    pub peer: String,
+    /// Seconds to wait for every node to be ready.
+    #[serde(default = "default_ready_timeout")]
+    pub ready_timeout_s: f64,
+    /// Extra environment variables for every node.
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, String>,
+}
+
+fn default_peer() -> String {
+    "{id}={ip}:7001".to_string()
+}
+
+fn default_ready_timeout() -> f64 {
+    30.0
+}
+
+/// Client adapters faultline speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Adapter {
+    /// One JSON object per line each way (DESIGN.md, "Client protocol").
+    JsonlTcp,
+}
+
+/// Readiness checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ready {
+    /// A TCP connect to `client_addr` succeeds.
+    #[default]
+    TcpConnect,
+}
+
+/// Sources of leader events for the election-safety checker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum LeaderEvents {
+    /// The node prints `{"event":"leader","node":"n1","term":T}` lines on stdout.
+    StdoutJsonl,
+    /// None: election safety is reported as not checked.
+    #[default]
+    None,
+}
+
+/// A spec that could not be used: names the file and what is wrong.
+#[derive(Debug)]
+pub struct SpecError {
+    /// The spec file.
+    pub path: PathBuf,
+    /// What is wrong, and where.
+    pub message: String,
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.message)
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+/// The values of the placeholders for one node.
+#[derive(Debug, Clone)]
+pub struct NodeVars {
+    /// `{id}`.
+    pub id: String,
+    /// `{ip}`.
+    pub ip: String,
+    /// `{data_dir}`.
+    pub data_dir: PathBuf,
+}
+
+impl SystemSpec {
+    /// Reads and validates a spec file.
+    pub fn load(path: &Path) -> Result<SystemSpec, SpecError> {
+        let err = |message: String| SpecError {
+            path: path.to_path_buf(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
+        SystemSpec::parse(&text).map_err(err)
+    }
+
+    /// Parses and validates spec text; the error names the field (and line, for TOML errors).
+    pub fn parse(text: &str) -> Result<SystemSpec, String> {
+        let spec: SystemSpec = toml::from_str(text).map_err(|e| e.to_string())?;
+        for (field, template) in [
+            ("start", &spec.start),
+            ("client_addr", &spec.client_addr),
+            ("peer", &spec.peer),
+        ] {
+            check_template(template).map_err(|e| format!("field `{field}`: {e}"))?;
+        }
+        if spec.peer.contains("{peers}") {
+            return Err("field `peer`: `{peers}` cannot appear inside `peer`".into());
+        }
+        if spec.name.is_empty() || spec.name.contains(['/', ' ']) {
+            return Err(format!(
+                "field `name`: expected a non-empty name without '/' or spaces, found {:?}",
+                spec.name
+            ));
+        }
+        if spec.start.split_whitespace().next().is_none() {
+            return Err("field `start`: expected a command, found an empty string".into());
+        }
+        Ok(spec)
+    }
+
+    /// The command line (program and arguments) that starts `node` in a cluster of `all`.
+    pub fn start_command(&self, node: &NodeVars, all: &[NodeVars], bin: &Path) -> Vec<String> {
+        let peers = self.peers(all, bin);
+        let rendered = render(&self.start, node, &peers, bin);
+        rendered.split_whitespace().map(str::to_string).collect()
+    }
+
+    /// The client address of `node`.
+    pub fn client_addr(&self, node: &NodeVars, bin: &Path) -> String {
+        render(&self.client_addr, node, "", bin)
+    }
+
+    fn peers(&self, all: &[NodeVars], bin: &Path) -> String {
+        all.iter()
+            .map(|n| render(&self.peer, n, "", bin))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// Checks that every `{placeholder}` in `template` is known and every brace is closed.
+fn check_template(template: &str) -> Result<(), String> {
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let close = after
+            .find('}')
+            .ok_or_else(|| format!("unclosed `{{` in {template:?}"))?;
+        let name = &after[..close];
+        if !PLACEHOLDERS.contains(&name) {
+            let known: Vec<String> = PLACEHOLDERS.iter().map(|p| format!("{{{p}}}")).collect();
+            return Err(format!(
+                "unknown placeholder {{{name}}}; expected one of {}",
+                known.join(", ")
+            ));
+        }
+        rest = &after[close + 1..];
+    }
+    Ok(())
+}
+
+fn render(template: &str, node: &NodeVars, peers: &str, bin: &Path) -> String {
+    template
+        .replace("{id}", &node.id)
+        .replace("{ip}", &node.ip)
+        .replace("{peers}", peers)
+        .replace("{data_dir}", &node.data_dir.display().to_string())
+        .replace("{bin}", &bin.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "raft-register"
+client = "jsonl-tcp"
+start = "{bin}/raft-node --id {id} --peers {peers} --listen {ip}:7001 --client {ip}:7000 --data {data_dir}"
+client_addr = "{ip}:7000"
+ready = "tcp-connect"
+leader_events = "stdout-jsonl"
+"#;
+
+    fn nodes() -> Vec<NodeVars> {
+        (1..=3)
+            .map(|i| NodeVars {
+                id: format!("n{i}"),
+                ip: format!("10.1.2.{i}"),
+                data_dir: PathBuf::from(format!("/s/n{i}")),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn renders_the_start_command() {
+        let spec = SystemSpec::parse(GOOD).unwrap();
+        let all = nodes();
+        let cmd = spec.start_command(&all[1], &all, Path::new("/b"));
+        assert_eq!(cmd[0], "/b/raft-node");
+        assert_eq!(cmd[2], "n2");
+        assert_eq!(cmd[4], "n1=10.1.2.1:7001,n2=10.1.2.2:7001,n3=10.1.2.3:7001");
+        assert_eq!(cmd.last().unwrap(), "/s/n2");
+        assert_eq!(spec.client_addr(&all[0], Path::new("/b")), "10.1.2.1:7000");
+    }
+
+    #[test]
+    fn rejects_an_unknown_placeholder_naming_the_field() {
+        let bad = GOOD.replace("--data {data_dir}", "--data {datadir}");
+        let err = SystemSpec::parse(&bad).unwrap_err();
+        assert!(err.contains("field `start`"), "{err}");
+        assert!(err.contains("{datadir}"), "{err}");
+    }
+
+    #[test]
+    fn rejects_a_missing_field() {
+        let bad = GOOD.replace("client_addr = \"{ip}:7000\"\n", "");
+        let err = SystemSpec::parse(&bad).unwrap_err();
+        assert!(err.contains("client_addr"), "{err}");
+    }
+
+    #[test]
+    fn rejects_an_unknown_field_and_adapter() {
+        let err = SystemSpec::parse(&format!("{GOOD}\nstrat = \"x\"\n")).unwrap_err();
+        assert!(err.contains("strat"), "{err}");
+        let err = SystemSpec::parse(&GOOD.replace("jsonl-tcp", "grpc")).unwrap_err();
+        assert!(err.contains("grpc"), "{err}");
+    }
+
+    #[test]
+    fn rejects_an_unclosed_brace() {
+        let err = SystemSpec::parse(&GOOD.replace("{ip}:7000\"", "{ip:7000\"")).unwrap_err();
+        assert!(err.contains("client_addr"), "{err}");
+    }
+}
