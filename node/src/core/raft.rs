@@ -367,8 +367,12 @@ impl RaftNode {
             node: self.cfg.id.clone(),
             term: self.term,
         }));
-        // A no-op of the new term lets the leader commit (§5.4.2) and serve reads (§8).
-        self.noop_index = self.append_local(None);
+        // A no-op of the new term lets the leader commit (§5.4.2) and serve reads (§8). The
+        // planted `commit-old-term` leader behaves like a 6.824 lab Raft, which appends no
+        // no-op: it then commits earlier terms' entries by counting replicas (Figure 8).
+        if !self.cfg.bugs.commit_old_term {
+            self.noop_index = self.append_local(None);
+        }
         self.broadcast_append();
         self.maybe_commit();
     }

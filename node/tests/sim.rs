@@ -1,0 +1,588 @@
+//! The 6.824 Raft tests (2A-2D) as deterministic simulations of our core, plus the planted
+//! bugs, each caught within a bounded number of seeds while the bug-free core passes the same
+//! scenario. Section numbers refer to the Raft paper (extended version). A failure prints its
+//! seed; `SIM_SEED=<seed> cargo test -p node --test sim <name>` replays it.
+
+mod simulator;
+
+use node::core::{Bugs, Command};
+use simulator::{seeds, Sim};
+
+/// A write; `seq` 0 means "no deduplication" (empty client id).
+fn write(key: &str, value: i64, seq: u64) -> Command {
+    let client = if seq == 0 {
+        String::new()
+    } else {
+        "t".to_string()
+    };
+    Command::Write {
+        key: key.into(),
+        value,
+        client,
+        seq,
+    }
+}
+
+fn read(key: &str) -> Command {
+    Command::Read { key: key.into() }
+}
+
+/// §5.2: one leader is elected, and it stays while nothing fails.
+#[test]
+fn initial_election() {
+    for seed in seeds(0..10) {
+        let mut s = Sim::new(3, seed, Bugs::default());
+        let l = s
+            .await_leader(100)
+            .unwrap_or_else(|| panic!("{}", s.fail("no leader in 1 s")));
+        let term = s.node(l).unwrap().term();
+        s.run(300);
+        assert_eq!(
+            s.leader(),
+            Some(l),
+            "{}",
+            s.fail("leader changed without failures")
+        );
+        assert_eq!(
+            s.node(l).unwrap().term(),
+            term,
+            "{}",
+            s.fail("term changed")
+        );
+        s.check().unwrap();
+    }
+}
+
+/// §5.2: isolating the leader elects another; healing keeps one leader per term; a minority
+/// elects nobody and commits nothing.
+#[test]
+fn re_election() {
+    for seed in seeds(0..10) {
+        let mut s = Sim::new(3, seed, Bugs::default());
+        let l1 = s.await_leader(100).unwrap();
+        s.isolate(l1);
+        s.run(100);
+        let l2 = s
+            .leader()
+            .filter(|&l| l != l1)
+            .or_else(|| (0..3).find(|&i| i != l1 && s.node(i).unwrap().is_leader()));
+        assert!(
+            l2.is_some(),
+            "{}",
+            s.fail("no new leader after isolating the old one")
+        );
+        s.heal();
+        s.run(100);
+        assert!(s.leader().is_some());
+        // Isolate everyone: no majority anywhere, so no leader remains after CheckQuorum.
+        s.partition(&[vec![0], vec![1], vec![2]]);
+        s.run(100);
+        assert!(
+            (0..3).all(|i| !s.node(i).unwrap().is_leader()),
+            "{}",
+            s.fail("a minority kept a leader")
+        );
+        s.heal();
+        assert!(s.await_leader(200).is_some());
+        s.check().unwrap();
+    }
+}
+
+/// §5.3: writes commit and are read back.
+#[test]
+fn basic_agree() {
+    let mut s = Sim::new(3, 1, Bugs::default());
+    s.await_leader(100).unwrap();
+    for i in 1..=10 {
+        assert_eq!(s.commit(write("k", i, i as u64), 200), Some(Ok(None)));
+    }
+    assert_eq!(s.commit(read("k"), 200), Some(Ok(Some(10))));
+    s.run(20);
+    let last = s.node(0).unwrap().last_index();
+    assert!(
+        (0..3).all(|i| s.node(i).unwrap().commit_index() == last),
+        "all commit"
+    );
+    s.check().unwrap();
+}
+
+/// §5.3: with one follower gone, the majority commits; it catches up when it returns.
+#[test]
+fn fail_agree() {
+    for seed in seeds(0..5) {
+        let mut s = Sim::new(3, seed, Bugs::default());
+        let l = s.await_leader(100).unwrap();
+        let f = (l + 1) % 3;
+        s.isolate(f);
+        for i in 1..=5 {
+            assert!(
+                s.commit(write("k", i, i as u64), 300).is_some(),
+                "{}",
+                s.fail("no commit without one follower")
+            );
+        }
+        s.heal();
+        s.run(100);
+        let commit = s.node(s.leader().unwrap()).unwrap().commit_index();
+        assert_eq!(
+            s.node(f).unwrap().commit_index(),
+            commit,
+            "{}",
+            s.fail("follower did not catch up")
+        );
+        s.check().unwrap();
+    }
+}
+
+/// §5.3: with 3 of 5 gone, nothing commits; after healing, progress resumes.
+#[test]
+fn fail_no_agree() {
+    for seed in seeds(0..5) {
+        let mut s = Sim::new(5, seed, Bugs::default());
+        let l = s.await_leader(100).unwrap();
+        let others: Vec<usize> = (0..5).filter(|&i| i != l).collect();
+        s.partition(&[vec![l, others[0]], others[1..].to_vec()]);
+        let idx = s.submit(l, write("k", 1, 1));
+        s.run(100);
+        assert!(
+            !matches!(s.ops[idx].result, Some(Ok(_))),
+            "{}",
+            s.fail("committed without a majority")
+        );
+        s.heal();
+        assert!(
+            s.commit(write("k", 2, 2), 500).is_some(),
+            "{}",
+            s.fail("no progress after heal")
+        );
+        s.check().unwrap();
+    }
+}
+
+/// Many concurrent writes from many clients all commit (pipelining, batching).
+#[test]
+fn concurrent_starts() {
+    let mut s = Sim::new(3, 3, Bugs::default());
+    let l = s.await_leader(100).unwrap();
+    let ids: Vec<usize> = (0..50)
+        .map(|i| s.submit(l, write(&format!("k{}", i % 5), 100 + i, 0)))
+        .collect();
+    s.run(50);
+    assert!(
+        ids.iter().all(|&i| matches!(s.ops[i].result, Some(Ok(_)))),
+        "all 50 commit"
+    );
+    s.check().unwrap();
+}
+
+/// A partitioned leader takes writes that never become visible; it rejoins as a follower.
+#[test]
+fn rejoin() {
+    for seed in seeds(0..5) {
+        let mut s = Sim::new(3, seed, Bugs::default());
+        let l1 = s.await_leader(100).unwrap();
+        s.commit(write("k", 1, 1), 200).unwrap().unwrap();
+        s.isolate(l1);
+        for v in 2..5 {
+            s.submit(l1, write("k", v, v as u64));
+        }
+        s.run(100);
+        assert!(s.commit(write("k", 10, 10), 500).is_some());
+        s.heal();
+        s.run(100);
+        assert_eq!(
+            s.commit(read("k"), 500),
+            Some(Ok(Some(10))),
+            "{}",
+            s.fail("stale writes surfaced")
+        );
+        s.check().unwrap();
+    }
+}
+
+/// Long divergent logs are repaired quickly after heal (fast backup by conflict term).
+#[test]
+fn backup() {
+    let mut s = Sim::new(5, 4, Bugs::default());
+    let l = s.await_leader(100).unwrap();
+    let f = (l + 1) % 5;
+    let rest: Vec<usize> = (0..5).filter(|&i| i != l && i != f).collect();
+    s.partition(&[vec![l, f], rest.clone()]);
+    for v in 0..50 {
+        s.submit(l, write("k", 1000 + v, 0));
+    }
+    s.run(100);
+    for v in 0..50 {
+        if let Some(nl) = s.leader().filter(|x| rest.contains(x)) {
+            s.submit(nl, write("k", 2000 + v, 0));
+        }
+    }
+    s.run(100);
+    let before = s.messages_sent;
+    s.heal();
+    let start = s.now;
+    let leader = s.await_leader(200).unwrap();
+    loop {
+        let c = s.node(leader).unwrap().commit_index();
+        if (0..5).all(|i| s.node(i).unwrap().commit_index() == c) || s.now - start > 500 {
+            break;
+        }
+        s.tick();
+    }
+    let ticks = s.now - start;
+    assert!(
+        ticks < 200,
+        "{}",
+        s.fail(&format!("repair took {ticks} ticks"))
+    );
+    assert!(
+        s.messages_sent - before < 2000,
+        "repair used {} messages",
+        s.messages_sent - before
+    );
+    s.check().unwrap();
+}
+
+/// A bounded number of messages for an election and for each agreement.
+#[test]
+fn rpc_count() {
+    let mut s = Sim::new(3, 5, Bugs::default());
+    s.await_leader(100).unwrap();
+    let election = s.messages_sent;
+    assert!(election < 40, "election took {election} messages");
+    let before = s.messages_sent;
+    for i in 1..=10 {
+        s.commit(write("k", i, i as u64), 100).unwrap().unwrap();
+    }
+    let per_op = (s.messages_sent - before) as f64 / 10.0;
+    assert!(per_op < 30.0, "{per_op} messages per agreement");
+}
+
+/// Persistence (2C): crash and restart nodes one by one and all at once; acknowledged
+/// writes survive.
+#[test]
+fn persist() {
+    for seed in seeds(0..5) {
+        let mut s = Sim::new(3, seed, Bugs::default());
+        s.await_leader(100).unwrap();
+        s.commit(write("k", 1, 1), 200).unwrap().unwrap();
+        for i in 0..3 {
+            s.crash(i);
+            s.run(30);
+            s.restart(i);
+            s.commit(write("k", 10 + i as i64, 10 + i as u64), 400)
+                .unwrap()
+                .unwrap();
+        }
+        for i in 0..3 {
+            s.crash(i);
+        }
+        for i in 0..3 {
+            s.restart(i);
+        }
+        assert_eq!(
+            s.commit(read("k"), 500),
+            Some(Ok(Some(12))),
+            "{}",
+            s.fail("lost an acknowledged write")
+        );
+        s.check().unwrap();
+    }
+}
+
+/// Runs a chaos scenario: clients, and every `period` ticks a random fault from `faults`.
+fn chaos(s: &mut Sim, ticks: u64, faults: &[&str]) {
+    let mut seq = 0;
+    for t in 0..ticks {
+        if s.rng.gen_bool(0.3) {
+            seq += 1;
+            let client = format!("c{}", seq % 4);
+            s.random_op(3, &client, seq);
+        }
+        if t % 40 == 0 && !faults.is_empty() {
+            let n = s.n();
+            s.heal();
+            for i in 0..n {
+                if !s.alive(i) && s.rng.gen_bool(0.7) {
+                    s.restart(i);
+                }
+            }
+            match faults[s.rng.gen_range(0..faults.len())] {
+                "crash-leader" => {
+                    if let Some(l) = s.leader() {
+                        s.crash(l);
+                    }
+                }
+                "crash" => {
+                    let i = s.rng.gen_range(0..n);
+                    s.crash(i);
+                }
+                "isolate-leader" => {
+                    if let Some(l) = s.leader() {
+                        s.isolate(l);
+                    }
+                }
+                "partition" => {
+                    let mut nodes: Vec<usize> = (0..n).collect();
+                    for k in (1..n).rev() {
+                        let j = s.rng.gen_range(0..=k);
+                        nodes.swap(k, j);
+                    }
+                    let cut = s.rng.gen_range(1..n);
+                    s.partition(&[nodes[..cut].to_vec(), nodes[cut..].to_vec()]);
+                }
+                _ => {}
+            }
+        }
+        s.tick();
+    }
+    s.heal();
+    for i in 0..s.n() {
+        s.restart(i);
+    }
+    s.run(200);
+}
+
+use rand::Rng;
+
+/// Figure 8 (§5.4.2): leaders crash and restart with writes in flight.
+#[test]
+fn figure8() {
+    for seed in seeds(0..6) {
+        let mut s = Sim::new(5, seed, Bugs::default());
+        chaos(&mut s, 1500, &["crash-leader", "crash"]);
+        s.check().unwrap();
+        assert!(
+            s.commit(write("z", 1, 0), 1000).is_some(),
+            "{}",
+            s.fail("no progress at the end")
+        );
+    }
+}
+
+/// Unreliable network (drops, duplicates, reordering): agreement still happens.
+#[test]
+fn unreliable_agree() {
+    for seed in seeds(0..4) {
+        let mut s = Sim::new(5, seed, Bugs::default());
+        s.net = simulator::NetConfig {
+            drop: 0.1,
+            duplicate: 0.05,
+            delay_max: 5,
+        };
+        chaos(&mut s, 800, &[]);
+        s.check().unwrap();
+        assert!(
+            s.ops
+                .iter()
+                .filter(|o| matches!(o.result, Some(Ok(_))))
+                .count()
+                > 50
+        );
+    }
+}
+
+/// Figure 8 on an unreliable network.
+#[test]
+fn figure8_unreliable() {
+    for seed in seeds(0..4) {
+        let mut s = Sim::new(5, seed, Bugs::default());
+        s.net = simulator::NetConfig {
+            drop: 0.1,
+            duplicate: 0.05,
+            delay_max: 8,
+        };
+        chaos(
+            &mut s,
+            1500,
+            &["crash-leader", "partition", "isolate-leader"],
+        );
+        s.check().unwrap();
+    }
+}
+
+/// Churn: random crashes, restarts and partitions with concurrent clients, reliable and not.
+#[test]
+fn churn() {
+    for seed in seeds(0..4) {
+        for unreliable in [false, true] {
+            let mut s = Sim::new(5, seed, Bugs::default());
+            if unreliable {
+                s.net = simulator::NetConfig {
+                    drop: 0.1,
+                    duplicate: 0.05,
+                    delay_max: 5,
+                };
+            }
+            chaos(
+                &mut s,
+                1200,
+                &["crash", "crash-leader", "partition", "isolate-leader"],
+            );
+            s.check().unwrap();
+        }
+    }
+}
+
+/// Snapshots (2D): the log is compacted and a laggard catches up by InstallSnapshot.
+#[test]
+fn snapshots() {
+    let mut s = Sim::new(3, 9, Bugs::default());
+    s.snapshot_entries = 20;
+    for i in 0..3 {
+        s.crash(i);
+        s.restart(i);
+    }
+    let l = s.await_leader(100).unwrap();
+    let f = (l + 1) % 3;
+    s.crash(f);
+    for v in 1..=100 {
+        s.commit(write(&format!("k{}", v % 3), v, v as u64), 200)
+            .unwrap()
+            .unwrap();
+    }
+    let leader = s.leader().unwrap();
+    assert!(
+        s.node(leader).unwrap().snapshot_index() > 50,
+        "leader compacted its log"
+    );
+    s.restart(f);
+    s.run(200);
+    let node = s.node(f).unwrap();
+    assert!(node.snapshot_index() > 50, "laggard installed a snapshot");
+    assert_eq!(node.commit_index(), s.node(leader).unwrap().commit_index());
+    assert_eq!(s.commit(read("k1"), 200), Some(Ok(Some(100))));
+    s.check().unwrap();
+}
+
+/// Runs `scenario` with `bug` over seeds until a violation shows; returns the seeds needed.
+fn catches(bug: &str, seeds_max: u64, scenario: fn(&mut Sim)) -> Option<u64> {
+    let mut bugs = Bugs::default();
+    bugs.enable(bug).unwrap();
+    for seed in 0..seeds_max {
+        let mut s = Sim::new(5, seed, bugs);
+        scenario(&mut s);
+        if s.check().is_err() {
+            return Some(seed + 1);
+        }
+    }
+    None
+}
+
+fn passes_without_bugs(seeds_max: u64, scenario: fn(&mut Sim)) {
+    for seed in 0..seeds_max {
+        let mut s = Sim::new(5, seed, Bugs::default());
+        scenario(&mut s);
+        s.check().unwrap();
+    }
+}
+
+fn reads_under_partitions(s: &mut Sim) {
+    chaos(s, 1200, &["isolate-leader", "partition"]);
+}
+
+fn crashes(s: &mut Sim) {
+    chaos(s, 1200, &["crash-leader", "crash", "partition"]);
+}
+
+fn crash_all_after_writes(s: &mut Sim) {
+    // Acknowledged writes, then every node crashes at once and restarts (persist tests).
+    for v in 1..6 {
+        s.commit(write("k", v, v as u64), 300);
+        for i in 0..s.n() {
+            s.crash(i);
+        }
+        for i in 0..s.n() {
+            s.restart(i);
+        }
+        s.commit(read("k"), 300);
+    }
+}
+
+fn election_storm(s: &mut Sim) {
+    // Slow messages and voters that crash and restart in the middle of elections.
+    s.net = simulator::NetConfig {
+        drop: 0.05,
+        duplicate: 0.0,
+        delay_max: 12,
+    };
+    let n = s.n();
+    for t in 0..3000u64 {
+        if t % 9 == 0 {
+            let i = s.rng.gen_range(0..n);
+            s.crash(i);
+            s.restart(i);
+        }
+        if t % 60 == 0 {
+            match s.leader() {
+                Some(l) if s.rng.gen_bool(0.5) => s.isolate(l),
+                _ => s.heal(),
+            }
+        }
+        s.tick();
+    }
+}
+
+fn figure8_unreliable_chaos(s: &mut Sim) {
+    s.net = simulator::NetConfig {
+        drop: 0.1,
+        duplicate: 0.05,
+        delay_max: 8,
+    };
+    chaos(
+        s,
+        1500,
+        &["crash-leader", "partition", "isolate-leader", "crash"],
+    );
+}
+
+fn retried_writes(s: &mut Sim) {
+    // A client's write is delivered twice (its first reply was lost, it retried with the same
+    // client/seq) after another write overwrote it: with dedup the retry is a no-op.
+    s.await_leader(100);
+    for v in 1..20 {
+        let cmd = write("k", v, v as u64);
+        s.commit(cmd.clone(), 200);
+        s.commit(write("k", 1000 + v, 0), 200);
+        if let Some(l) = s.leader() {
+            s.resend(l, cmd);
+        }
+        s.run(10);
+        s.commit(read("k"), 200);
+    }
+}
+
+macro_rules! bug_test {
+    ($name:ident, $bug:literal, $seeds:expr, $scenario:expr) => {
+        #[test]
+        fn $name() {
+            let needed = catches($bug, $seeds, $scenario);
+            eprintln!("bug {}: caught after {:?} seed(s)", $bug, needed);
+            assert!(
+                needed.is_some(),
+                "bug {} not caught in {} seeds",
+                $bug,
+                $seeds
+            );
+            passes_without_bugs(2, $scenario);
+        }
+    };
+}
+
+bug_test!(catches_stale_read, "stale-read", 10, reads_under_partitions);
+bug_test!(
+    catches_follower_read,
+    "follower-read",
+    10,
+    reads_under_partitions
+);
+bug_test!(
+    catches_commit_old_term,
+    "commit-old-term",
+    40,
+    figure8_unreliable_chaos
+);
+bug_test!(catches_lost_truncate, "lost-truncate", 20, crashes);
+bug_test!(catches_vote_twice, "vote-twice", 40, election_storm);
+bug_test!(catches_no_fsync, "no-fsync", 5, crash_all_after_writes);
+bug_test!(catches_no_dedup, "no-dedup", 5, retried_writes);

@@ -1,0 +1,622 @@
+//! A deterministic simulator for the sans-I/O core: seeded network (drop, delay, reorder,
+//! duplicate, partitions), crash/restart from exactly the durable state, clients, and the
+//! checks: election safety, log matching / state machine safety over committed entries, and
+//! linearizability of client ops (a small WGL search; node does not depend on the checker
+//! crate). Every failure message carries the seed: `SIM_SEED=<seed>` replays it.
+
+#![allow(dead_code)]
+
+use node::core::{Action, Bugs, Command, Config, DurableState, Entry, Event, HardState};
+use node::core::{Input, Message, RaftNode, Reply, Snapshot};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// What a node's disk holds.
+#[derive(Clone, Default)]
+struct Disk {
+    hard: HardState,
+    snapshot: Option<Snapshot>,
+    entries: Vec<Entry>,
+}
+
+impl Disk {
+    fn last_index(&self) -> u64 {
+        self.entries
+            .last()
+            .map(|e| e.index)
+            .or(self.snapshot.as_ref().map(|s| s.last_index))
+            .unwrap_or(0)
+    }
+}
+
+/// One recorded client op.
+#[derive(Clone, Debug)]
+pub struct ClientOp {
+    pub key: String,
+    pub cmd: Command,
+    /// Position of the invoke among client events.
+    pub call: u64,
+    /// Position of the completion among client events.
+    pub ret: Option<u64>,
+    /// Some(Ok(value)) for ok (value for reads, None otherwise); Some(Err(())) definite fail.
+    pub result: Option<Result<Option<i64>, ()>>,
+}
+
+struct InFlight {
+    at: u64,
+    from: usize,
+    to: usize,
+    msg: Message,
+}
+
+/// Network behaviour.
+#[derive(Clone, Copy, Default)]
+pub struct NetConfig {
+    pub drop: f64,
+    pub duplicate: f64,
+    pub delay_max: u64,
+}
+
+pub struct Sim {
+    pub seed: u64,
+    pub rng: SmallRng,
+    pub ids: Vec<String>,
+    nodes: Vec<Option<RaftNode>>,
+    disks: Vec<Disk>,
+    /// With `no_fsync`, what survives a crash (written back every `WRITEBACK_TICKS`).
+    synced: Vec<Disk>,
+    pub bugs: Bugs,
+    pub snapshot_entries: u64,
+    pub net: NetConfig,
+    flights: Vec<InFlight>,
+    /// Blocked directions (from, to).
+    cut: HashSet<(usize, usize)>,
+    pub now: u64,
+    next_request: u64,
+    pending: HashMap<u64, (usize, usize)>,
+    pub ops: Vec<ClientOp>,
+    pub leaders: BTreeMap<u64, String>,
+    pub violations: Vec<String>,
+    committed: BTreeMap<u64, (u64, Option<Command>)>,
+    checked: Vec<u64>,
+    pub messages_sent: u64,
+    next_value: i64,
+    /// Orders client events exactly (ticks tie).
+    events: u64,
+}
+
+const WRITEBACK_TICKS: u64 = 50;
+
+impl Sim {
+    pub fn new(n: usize, seed: u64, bugs: Bugs) -> Sim {
+        let ids: Vec<String> = (1..=n).map(|i| format!("n{i}")).collect();
+        let mut sim = Sim {
+            seed,
+            rng: SmallRng::seed_from_u64(seed),
+            ids,
+            nodes: Vec::new(),
+            disks: vec![Disk::default(); n],
+            synced: vec![Disk::default(); n],
+            bugs,
+            snapshot_entries: 10_000,
+            net: NetConfig {
+                drop: 0.0,
+                duplicate: 0.0,
+                delay_max: 2,
+            },
+            flights: Vec::new(),
+            cut: HashSet::new(),
+            now: 0,
+            next_request: 1,
+            pending: HashMap::new(),
+            ops: Vec::new(),
+            leaders: BTreeMap::new(),
+            violations: Vec::new(),
+            committed: BTreeMap::new(),
+            checked: vec![0; n],
+            messages_sent: 0,
+            next_value: 1,
+            events: 0,
+        };
+        for i in 0..n {
+            let node = sim.boot(i);
+            sim.nodes.push(Some(node));
+        }
+        sim
+    }
+
+    fn config(&self, i: usize) -> Config {
+        let peers: Vec<&str> = self.ids.iter().map(String::as_str).collect();
+        let mut c = Config::new(
+            &self.ids[i],
+            &peers,
+            self.seed
+                .wrapping_mul(31)
+                .wrapping_add(i as u64 + 7 * self.now),
+        );
+        c.bugs = self.bugs;
+        c.snapshot_threshold_entries = self.snapshot_entries;
+        c
+    }
+
+    fn boot(&mut self, i: usize) -> RaftNode {
+        let d = self.disks[i].clone();
+        let durable = DurableState {
+            hard_state: d.hard,
+            snapshot: d.snapshot.clone(),
+            entries: d.entries,
+        };
+        self.checked[i] = d.snapshot.map_or(0, |s| s.last_index);
+        RaftNode::restore(self.config(i), durable)
+    }
+
+    pub fn n(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn fail(&self, what: &str) -> String {
+        format!(
+            "{what} (seed {}; replay with SIM_SEED={})",
+            self.seed, self.seed
+        )
+    }
+
+    // ---- faults -------------------------------------------------------------------------
+
+    pub fn crash(&mut self, i: usize) {
+        if self.nodes[i].take().is_some() {
+            if self.bugs.no_fsync {
+                self.disks[i] = self.synced[i].clone();
+            }
+            // Requests in flight at the crashed node are unknown.
+            self.pending.retain(|_, (node, _)| *node != i);
+            self.flights.retain(|f| f.to != i);
+        }
+    }
+
+    pub fn restart(&mut self, i: usize) {
+        if self.nodes[i].is_none() {
+            let node = self.boot(i);
+            self.nodes[i] = Some(node);
+        }
+    }
+
+    pub fn alive(&self, i: usize) -> bool {
+        self.nodes[i].is_some()
+    }
+
+    /// Cuts every link between the groups (both directions).
+    pub fn partition(&mut self, groups: &[Vec<usize>]) {
+        self.cut.clear();
+        for (a, ga) in groups.iter().enumerate() {
+            for (b, gb) in groups.iter().enumerate() {
+                if a != b {
+                    for &x in ga {
+                        for &y in gb {
+                            self.cut.insert((x, y));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Isolates one node from all others.
+    pub fn isolate(&mut self, i: usize) {
+        let rest: Vec<usize> = (0..self.n()).filter(|&j| j != i).collect();
+        self.partition(&[vec![i], rest]);
+    }
+
+    pub fn heal(&mut self) {
+        self.cut.clear();
+    }
+
+    // ---- clients ------------------------------------------------------------------------
+
+    /// Submits a command to node `at`; returns the op index.
+    pub fn submit(&mut self, at: usize, cmd: Command) -> usize {
+        let key = match &cmd {
+            Command::Read { key } | Command::Write { key, .. } | Command::Cas { key, .. } => {
+                key.clone()
+            }
+        };
+        let idx = self.ops.len();
+        self.events += 1;
+        self.ops.push(ClientOp {
+            key,
+            cmd: cmd.clone(),
+            call: self.events,
+            ret: None,
+            result: None,
+        });
+        if self.nodes[at].is_none() {
+            return idx;
+        }
+        let request_id = self.next_request;
+        self.next_request += 1;
+        self.pending.insert(request_id, (at, idx));
+        self.step(at, Input::Client { request_id, cmd });
+        idx
+    }
+
+    /// Delivers `cmd` again to node `at` as a client's retry would (same client/seq); the
+    /// retry is not a new op of the history, and its reply is not recorded.
+    pub fn resend(&mut self, at: usize, cmd: Command) {
+        let request_id = self.next_request;
+        self.next_request += 1;
+        self.step(at, Input::Client { request_id, cmd });
+    }
+
+    /// A fresh, distinct value.
+    pub fn value(&mut self) -> i64 {
+        self.next_value += 1;
+        self.next_value
+    }
+
+    /// A random op on one of `keys` keys sent to a random live node (or the leader).
+    pub fn random_op(&mut self, keys: usize, client: &str, seq: u64) -> Option<usize> {
+        let live: Vec<usize> = (0..self.n()).filter(|&i| self.alive(i)).collect();
+        if live.is_empty() {
+            return None;
+        }
+        let at = match self.leader() {
+            Some(l) if self.rng.gen_bool(0.8) => l,
+            _ => live[self.rng.gen_range(0..live.len())],
+        };
+        let key = format!("k{}", self.rng.gen_range(0..keys));
+        let cmd = match self.rng.gen_range(0..3) {
+            0 => Command::Read { key },
+            1 => Command::Write {
+                key,
+                value: self.value(),
+                client: client.into(),
+                seq,
+            },
+            _ => {
+                let from = self.rng.gen_range(0..self.next_value.max(1) + 1);
+                Command::Cas {
+                    key,
+                    from,
+                    to: self.value(),
+                    client: client.into(),
+                    seq,
+                }
+            }
+        };
+        Some(self.submit(at, cmd))
+    }
+
+    /// The live node that believes it leads in the highest term.
+    pub fn leader(&self) -> Option<usize> {
+        (0..self.n())
+            .filter_map(|i| {
+                self.nodes[i]
+                    .as_ref()
+                    .filter(|n| n.is_leader())
+                    .map(|n| (n.term(), i))
+            })
+            .max()
+            .map(|(_, i)| i)
+    }
+
+    pub fn node(&self, i: usize) -> Option<&RaftNode> {
+        self.nodes[i].as_ref()
+    }
+
+    // ---- stepping -----------------------------------------------------------------------
+
+    fn step(&mut self, i: usize, input: Input) {
+        let Some(node) = self.nodes[i].as_mut() else {
+            return;
+        };
+        let actions = node.step(input);
+        self.execute(i, actions);
+    }
+
+    /// Executes actions in order: persists first reach the disk (the ordering rule), sends and
+    /// replies after; then `Persisted` is fed back.
+    fn execute(&mut self, i: usize, actions: Vec<Action>) {
+        let mut persisted = None;
+        for a in actions {
+            match a {
+                Action::PersistHardState {
+                    hard_state,
+                    version,
+                } => {
+                    self.disks[i].hard = hard_state;
+                    persisted = Some(version);
+                }
+                Action::PersistEntries {
+                    truncate_from,
+                    entries,
+                } => {
+                    let d = &mut self.disks[i];
+                    if let Some(from) = truncate_from {
+                        d.entries.retain(|e| e.index < from);
+                    }
+                    for e in entries {
+                        assert_eq!(
+                            e.index,
+                            d.last_index() + 1,
+                            "{}",
+                            "persisted entries must be dense"
+                        );
+                        d.entries.push(e);
+                    }
+                    persisted.get_or_insert(0);
+                }
+                Action::PersistSnapshot { snapshot } => {
+                    let d = &mut self.disks[i];
+                    d.entries.retain(|e| e.index > snapshot.last_index);
+                    d.snapshot = Some(snapshot);
+                    persisted.get_or_insert(0);
+                }
+                Action::Send { to, msg } => {
+                    let to = self.ids.iter().position(|x| *x == to).expect("known peer");
+                    self.send(i, to, msg);
+                }
+                Action::Reply { request_id, reply } => self.on_reply(request_id, reply),
+                Action::Event(Event::Leader { node, term }) => {
+                    if let Some(prev) = self.leaders.get(&term) {
+                        if *prev != node {
+                            let v = format!(
+                                "election safety: term {term} has leaders {prev} and {node}"
+                            );
+                            self.violations.push(v);
+                        }
+                    }
+                    self.leaders.insert(term, node);
+                }
+                Action::Event(_) => {}
+            }
+        }
+        if !self.bugs.no_fsync {
+            self.synced[i] = self.disks[i].clone();
+        }
+        if let Some(version) = persisted {
+            let last_index = self.disks[i].last_index();
+            if let Some(node) = self.nodes[i].as_mut() {
+                let more = node.step(Input::Persisted {
+                    hard_state_version: version,
+                    last_index,
+                });
+                if !more.is_empty() {
+                    self.execute(i, more);
+                }
+            }
+        }
+        self.check_committed(i);
+    }
+
+    fn send(&mut self, from: usize, to: usize, msg: Message) {
+        self.messages_sent += 1;
+        if self.cut.contains(&(from, to)) || self.rng.gen_bool(self.net.drop) {
+            return;
+        }
+        let copies = if self.rng.gen_bool(self.net.duplicate) {
+            2
+        } else {
+            1
+        };
+        for _ in 0..copies {
+            let at = self.now + 1 + self.rng.gen_range(0..=self.net.delay_max);
+            self.flights.push(InFlight {
+                at,
+                from,
+                to,
+                msg: msg.clone(),
+            });
+        }
+    }
+
+    fn on_reply(&mut self, request_id: u64, reply: Reply) {
+        let Some((_, idx)) = self.pending.remove(&request_id) else {
+            return;
+        };
+        self.events += 1;
+        let op = &mut self.ops[idx];
+        op.ret = Some(self.events);
+        op.result = match reply {
+            Reply::ReadOk(v) => Some(Ok(Some(v))),
+            Reply::WriteOk | Reply::CasOk => Some(Ok(None)),
+            Reply::Error { code: 20, .. } if matches!(op.cmd, Command::Read { .. }) => {
+                Some(Ok(None))
+            }
+            Reply::Error {
+                code: 11 | 20 | 22, ..
+            } => Some(Err(())),
+            Reply::Error { .. } => None, // indefinite
+        };
+        if op.result.is_none() {
+            op.ret = None;
+        }
+    }
+
+    /// Log matching / state machine safety: every committed index holds the same entry on
+    /// every node, forever.
+    fn check_committed(&mut self, i: usize) {
+        let Some(node) = self.nodes[i].as_ref() else {
+            return;
+        };
+        let commit = node.commit_index();
+        let from = self.checked[i].max(node.snapshot_index()) + 1;
+        for idx in from..=commit {
+            let Some(e) = node.entry(idx) else { continue };
+            let seen = (e.term, e.cmd.clone());
+            match self.committed.get(&idx) {
+                Some(prev) if *prev != seen => {
+                    let v = format!("state machine safety: index {idx} committed as {prev:?} and as {seen:?} on {}", self.ids[i]);
+                    self.violations.push(v);
+                }
+                Some(_) => {}
+                None => {
+                    self.committed.insert(idx, seen);
+                }
+            }
+        }
+        self.checked[i] = self.checked[i].max(commit);
+    }
+
+    /// Advances time by one tick: deliveries, then a tick on every live node.
+    pub fn tick(&mut self) {
+        self.now += 1;
+        let now = self.now;
+        let mut due: Vec<InFlight> = Vec::new();
+        let mut later = Vec::new();
+        for f in self.flights.drain(..) {
+            if f.at <= now {
+                due.push(f)
+            } else {
+                later.push(f)
+            }
+        }
+        self.flights = later;
+        // Reorder within the tick.
+        for k in (1..due.len()).rev() {
+            let j = self.rng.gen_range(0..=k);
+            due.swap(k, j);
+        }
+        for f in due {
+            if self.cut.contains(&(f.from, f.to)) {
+                continue;
+            }
+            let from = self.ids[f.from].clone();
+            self.step(f.to, Input::Message { from, msg: f.msg });
+        }
+        for i in 0..self.n() {
+            self.step(i, Input::Tick);
+        }
+        if self.bugs.no_fsync && now.is_multiple_of(WRITEBACK_TICKS) {
+            self.synced = self.disks.clone();
+        }
+    }
+
+    pub fn run(&mut self, ticks: u64) {
+        for _ in 0..ticks {
+            self.tick();
+        }
+    }
+
+    /// Runs until some node leads; returns it.
+    pub fn await_leader(&mut self, ticks_max: u64) -> Option<usize> {
+        for _ in 0..ticks_max {
+            if let Some(l) = self.leader() {
+                return Some(l);
+            }
+            self.tick();
+        }
+        self.leader()
+    }
+
+    /// Submits `cmd` at the leader (retrying elsewhere) until it completes ok; returns the reply.
+    pub fn commit(&mut self, cmd: Command, ticks_max: u64) -> Option<Result<Option<i64>, ()>> {
+        let deadline = self.now + ticks_max;
+        while self.now < deadline {
+            let at = match self.leader() {
+                Some(l) => l,
+                None => {
+                    self.tick();
+                    continue;
+                }
+            };
+            let idx = self.submit(at, cmd.clone());
+            for _ in 0..60 {
+                if self.ops[idx].ret.is_some() {
+                    break;
+                }
+                self.tick();
+            }
+            if let Some(Ok(v)) = self.ops[idx].result {
+                return Some(Ok(v));
+            }
+        }
+        None
+    }
+
+    /// All safety violations, linearizability included.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(v) = self.violations.first() {
+            return Err(self.fail(v));
+        }
+        if let Err(e) = linearizable(&self.ops) {
+            return Err(self.fail(&e));
+        }
+        Ok(())
+    }
+}
+
+/// Per-key WGL (Wing & Gong) with memo over (linearized set, value): small histories only.
+pub fn linearizable(ops: &[ClientOp]) -> Result<(), String> {
+    let mut keys: BTreeMap<&str, Vec<&ClientOp>> = BTreeMap::new();
+    for op in ops {
+        if !matches!(op.result, Some(Err(()))) {
+            keys.entry(op.key.as_str()).or_default().push(op);
+        }
+    }
+    for (key, ops) in keys {
+        if !key_linearizable(&ops) {
+            return Err(format!(
+                "linearizability: key {key} ({} ops) has no linearization",
+                ops.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn legal(state: Option<i64>, op: &ClientOp) -> Option<Option<i64>> {
+    match (&op.cmd, &op.result) {
+        (Command::Read { .. }, Some(Ok(v))) => (*v == state).then_some(state),
+        (Command::Read { .. }, _) => Some(state),
+        (Command::Write { value, .. }, _) => Some(Some(*value)),
+        (Command::Cas { from, to, .. }, _) => (state == Some(*from)).then_some(Some(*to)),
+    }
+}
+
+fn key_linearizable(ops: &[&ClientOp]) -> bool {
+    // Drop unknown reads (they constrain nothing); order by call.
+    let ops: Vec<&ClientOp> = ops
+        .iter()
+        .copied()
+        .filter(|o| !(matches!(o.cmd, Command::Read { .. }) && o.result.is_none()))
+        .collect();
+    let n = ops.len();
+    let ret = |o: &ClientOp| o.ret.unwrap_or(u64::MAX);
+    let mut memo: HashSet<(Vec<bool>, Option<i64>)> = HashSet::new();
+    let mut stack: Vec<(Vec<bool>, Option<i64>)> = vec![(vec![false; n], None)];
+    while let Some((done, state)) = stack.pop() {
+        // Every ok op linearized: the rest are unknown and may never have happened.
+        if (0..n).all(|i| done[i] || ops[i].result.is_none()) {
+            return true;
+        }
+        if !memo.insert((done.clone(), state)) {
+            continue;
+        }
+        // Candidates: not done, called before every pending op's return.
+        let min_ret = (0..n)
+            .filter(|&i| !done[i])
+            .map(|i| ret(ops[i]))
+            .min()
+            .unwrap_or(u64::MAX);
+        for i in 0..n {
+            if done[i] || ops[i].call > min_ret {
+                continue;
+            }
+            if let Some(next) = legal(state, ops[i]) {
+                let mut d = done.clone();
+                d[i] = true;
+                stack.push((d, next));
+            }
+        }
+    }
+    false
+}
+
+/// The seed to use: `SIM_SEED` when set (to replay), else `default`.
+pub fn seeds(default: std::ops::Range<u64>) -> Vec<u64> {
+    match std::env::var("SIM_SEED").ok().and_then(|s| s.parse().ok()) {
+        Some(s) => vec![s],
+        None => default.collect(),
+    }
+}
