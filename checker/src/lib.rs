@@ -86,10 +86,39 @@ pub(crate) fn parts(history: &History, kind: ModelKind) -> Vec<(Option<String>, 
         .map(|(key, ops)| {
             let ops = if registers {
                 drop_unobserved_infos(ops)
+            } else if kind == ModelKind::AppendKv {
+                drop_unobserved_appends(ops)
             } else {
                 ops
             };
             (key, ops)
+        })
+        .collect()
+}
+
+/// The append-kv twin of [`drop_unobserved_infos`]: an `info` put or append whose string is
+/// not contained in any value an ok get returned was never observed (a get after it and
+/// before the next put would contain it), so it may be left out.
+fn drop_unobserved_appends(ops: Vec<&Op>) -> Vec<&Op> {
+    let reads: Vec<&str> = ops
+        .iter()
+        .filter_map(|o| match (o.f, &o.outcome) {
+            (histories::F::Get | histories::F::Read, Outcome::Ok(Value::Str(s))) => {
+                Some(s.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    ops.into_iter()
+        .filter(|o| {
+            let mutates = matches!(o.f, histories::F::Put | histories::F::Append);
+            if o.outcome != Outcome::Info || !mutates {
+                return true;
+            }
+            match o.input.as_str() {
+                Some("") | None => true,
+                Some(s) => reads.iter().any(|r| r.contains(s)),
+            }
         })
         .collect()
 }

@@ -41,56 +41,101 @@ struct Line<'a> {
     faultline: Option<serde_json::Value>,
 }
 
+/// Lines parsed together (in parallel) before they are validated in order.
+const BATCH_LINES: usize = 16_384;
+
+/// What one line holds.
+enum Parsed {
+    Blank,
+    Header(serde_json::Value),
+    Event(RawEvent),
+}
+
 /// Reads JSONL events into `validator`; returns the header line, if any.
+///
+/// Lines are read in batches of [`BATCH_LINES`] into one buffer, parsed in parallel (rayon),
+/// then validated in file order: memory stays bounded by the batch, and the first error in
+/// file order is the one reported.
 pub fn read<R: BufRead>(
     mut reader: R,
     source: &str,
     validator: &mut Validator,
     stats: &mut Stats,
 ) -> Result<Option<serde_json::Value>, Error> {
-    let mut buf = Vec::new();
+    use rayon::prelude::*;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut ends: Vec<usize> = Vec::with_capacity(BATCH_LINES);
     let mut header = None;
     let mut line_no = 0u64;
     loop {
         buf.clear();
-        let n = (&mut reader)
-            .take(LINE_BYTES_MAX + 1)
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| Error::at(source, line_no + 1, None, format!("cannot read: {e}")))?;
-        if n == 0 {
+        ends.clear();
+        let first_line = line_no + 1;
+        while ends.len() < BATCH_LINES {
+            let before = buf.len();
+            let n = (&mut reader)
+                .take(LINE_BYTES_MAX + 1)
+                .read_until(b'\n', &mut buf)
+                .map_err(|e| Error::at(source, line_no + 1, None, format!("cannot read: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            line_no += 1;
+            if n as u64 > LINE_BYTES_MAX {
+                let msg = format!("line longer than {LINE_BYTES_MAX} bytes");
+                return Err(Error::at(source, line_no, None, msg));
+            }
+            ends.push(before + n);
+        }
+        if ends.is_empty() {
             break;
         }
-        line_no += 1;
-        stats.lines += 1;
-        if n as u64 > LINE_BYTES_MAX {
-            let msg = format!("line longer than {LINE_BYTES_MAX} bytes");
-            return Err(Error::at(source, line_no, None, msg));
-        }
-        let text = trim(&buf);
-        if text.is_empty() {
-            continue;
-        }
-        let line: Line = serde_json::from_slice(text).map_err(|e| {
-            let what = if e.is_eof() {
-                "truncated JSON"
-            } else {
-                "bad JSON"
-            };
-            Error::at(source, line_no, None, format!("{what}: {e}"))
-        })?;
-        if line.faultline.is_some() && line.kind.is_none() {
-            if stats.events == 0 && header.is_none() {
-                header = serde_json::from_slice(text).ok();
-                continue;
+        stats.lines += ends.len() as u64;
+        let parsed: Vec<Result<Parsed, Error>> = (0..ends.len())
+            .into_par_iter()
+            .map(|k| {
+                let from = if k == 0 { 0 } else { ends[k - 1] };
+                parse_line(&buf[from..ends[k]], first_line + k as u64, source)
+            })
+            .collect();
+        for (k, p) in parsed.into_iter().enumerate() {
+            match p? {
+                Parsed::Blank => {}
+                Parsed::Header(h) if stats.events == 0 && header.is_none() => header = Some(h),
+                Parsed::Header(_) => {
+                    let msg = "a header line is only allowed before the first event".to_string();
+                    let line = first_line + k as u64;
+                    return Err(Error::at(source, line, Some("faultline"), msg));
+                }
+                Parsed::Event(ev) => {
+                    stats.events += 1;
+                    validator.push(ev)?;
+                }
             }
-            let msg = "a header line is only allowed before the first event".to_string();
-            return Err(Error::at(source, line_no, Some("faultline"), msg));
         }
-        let ev = raw_event(line, line_no, source)?;
-        stats.events += 1;
-        validator.push(ev)?;
     }
     Ok(header)
+}
+
+fn parse_line(bytes: &[u8], line_no: u64, source: &str) -> Result<Parsed, Error> {
+    let text = trim(bytes);
+    if text.is_empty() {
+        return Ok(Parsed::Blank);
+    }
+    let line: Line = serde_json::from_slice(text).map_err(|e| {
+        let what = if e.is_eof() {
+            "truncated JSON"
+        } else {
+            "bad JSON"
+        };
+        Error::at(source, line_no, None, format!("{what}: {e}"))
+    })?;
+    if line.faultline.is_some() && line.kind.is_none() {
+        return Ok(Parsed::Header(
+            serde_json::from_slice(text).unwrap_or(serde_json::Value::Null),
+        ));
+    }
+    raw_event(line, line_no, source).map(Parsed::Event)
 }
 
 fn trim(buf: &[u8]) -> &[u8] {
