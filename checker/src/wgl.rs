@@ -140,7 +140,7 @@ pub fn search<M: Model>(model: &M, init: M::State, ops: &[&Op], budget: Budget) 
     let mut list = List::new(ops);
     let mut linearized = vec![0u64; words];
     let mut memo: HashSet<(Vec<u64>, M::State)> = HashSet::new();
-    let mut stack: Vec<(usize, M::State)> = Vec::new();
+    let mut stack: Vec<(usize, M::State, bool)> = Vec::new();
     let mut state = init;
     let mut entry = list.nodes[0].next;
     let mut steps = 0u64;
@@ -161,20 +161,30 @@ pub fn search<M: Model>(model: &M, init: M::State, ops: &[&Op], budget: Budget) 
             return SearchResult::Valid;
         }
         let node = list.nodes[entry];
+        let mut dead = false;
         if node.is_call {
             let op = ops[node.op];
             if let Some(next) = model.step(&state, op) {
+                // An op that leaves the state unchanged (a read) and is legal here can be
+                // placed here without loss: every remaining op returns after its call, and the
+                // state the others see is the same. So if this choice fails, the whole
+                // configuration fails: no need to try the alternatives (`forced`).
+                let forced = next == state;
                 let mut bits = linearized.clone();
                 bits[node.op / 64] |= 1 << (node.op % 64);
                 if memo.insert((bits.clone(), next.clone())) {
-                    stack.push((entry, std::mem::replace(&mut state, next)));
+                    stack.push((entry, std::mem::replace(&mut state, next), forced));
                     linearized = bits;
                     list.lift(entry);
                     entry = list.nodes[0].next;
                     continue;
                 }
+                dead = forced;
             }
-            entry = node.next;
+            if !dead {
+                entry = node.next;
+                continue;
+            }
         } else {
             if ops[node.op].ret.is_none() {
                 return SearchResult::Valid; // only info ops remain: they may never have happened
@@ -185,12 +195,15 @@ pub fn search<M: Model>(model: &M, init: M::State, ops: &[&Op], budget: Budget) 
                 }
                 best_depth = stack.len();
                 best.op = node.op;
-                best.prefix = stack.iter().map(|(e, _)| list.nodes[*e].op).collect();
+                best.prefix = stack.iter().map(|(e, _, _)| list.nodes[*e].op).collect();
                 if best.states.len() < 16 {
                     best.states.insert(model.describe(&state));
                 }
             }
-            let Some((call, previous)) = stack.pop() else {
+        }
+        // Backtrack: undo the last choice, and keep undoing through forced ones.
+        loop {
+            let Some((call, previous, forced)) = stack.pop() else {
                 return SearchResult::Invalid(best);
             };
             let op = list.nodes[call].op;
@@ -198,6 +211,9 @@ pub fn search<M: Model>(model: &M, init: M::State, ops: &[&Op], budget: Budget) 
             state = previous;
             list.unlift(call);
             entry = list.nodes[call].next;
+            if !forced {
+                break;
+            }
         }
     }
 }

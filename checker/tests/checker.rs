@@ -346,7 +346,7 @@ fn small_history(script: &[(u8, u8, u8, u8)], corrupt: bool) -> History {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(400))]
+    #![proptest_config(ProptestConfig::with_cases(1000))]
 
     #[test]
     fn our_verdict_equals_stateright(script in proptest::collection::vec((0u8..3, 0u8..3, 0u8..4, 0u8..10), 1..24), corrupt in any::<bool>()) {
