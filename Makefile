@@ -1,12 +1,13 @@
 # faultline: the commands of the README.
 #   make test          fmt, clippy, every test (unit, property, simulation, end-to-end)
 #   make bench-check   the checker benchmark (`faultline bench check`)
+#   make bench-harness faultline's clients and recorder (`faultline bench harness`)
 #   make bench-node    the raft-node benchmark (`raft-node bench`)
 CARGO ?= cargo
 JOBS ?= 2
 SYSTEM_TOOLS := ip:iproute2 iptables:iptables
 
-.PHONY: test deps build release fmt clippy unit bench-check bench-node
+.PHONY: test deps build release fmt clippy unit bench-check bench-harness bench-node
 
 test: deps fmt clippy unit
 
@@ -30,6 +31,9 @@ release:
 
 bench-check: release
 	target/release/faultline bench check
+
+bench-harness: release
+	target/release/faultline bench harness
 
 bench-node: release
 	target/release/raft-node bench
