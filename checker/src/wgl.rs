@@ -133,89 +133,187 @@ impl List {
     }
 }
 
+/// A fast, non-cryptographic hasher (FxHash's multiply-rotate) for the memo: the keys are
+/// bitsets and model states built by the checker itself, not by an adversary.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(b));
+        }
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+}
+
+type Memo<S> = HashSet<(Box<[u64]>, S), std::hash::BuildHasherDefault<FxHasher>>;
+
+/// One level of the search: the candidates at this configuration and which one is placed.
+struct Frame<S> {
+    /// Candidate call nodes with the state each leads to (legal ones only), best first.
+    cands: Vec<(usize, S)>,
+    /// Index into `cands` of the one placed.
+    at: usize,
+    /// The state before it.
+    before: S,
+    /// A legal state-preserving op: placing it loses nothing, so it has no alternatives.
+    forced: bool,
+    /// The op whose return bounds this configuration (for explanations).
+    blocking: usize,
+}
+
 /// Searches for a linearisation of `ops` (no `fail` ops: the caller drops them).
+///
+/// At each configuration the *candidates* are the ops called before the first pending return
+/// (Wing & Gong's minimal ops). They are tried in the order of their returns, earliest first:
+/// the op that must be placed soonest goes first, which is Lowe's just-in-time linearisation
+/// as a choice order (a correct system's ops mostly take effect in that order, so the first
+/// path usually succeeds). A legal op that leaves the state unchanged (a read) is placed with
+/// no alternatives: moving it to the front of any linearisation of the rest keeps it one.
 pub fn search<M: Model>(model: &M, init: M::State, ops: &[&Op], budget: Budget) -> SearchResult {
     debug_assert!(ops.iter().all(|o| o.outcome != Outcome::Fail));
     let words = ops.len().div_ceil(64).max(1);
     let mut list = List::new(ops);
     let mut linearized = vec![0u64; words];
-    let mut memo: HashSet<(Vec<u64>, M::State)> = HashSet::new();
-    let mut stack: Vec<(usize, M::State, bool)> = Vec::new();
+    let mut memo: Memo<M::State> = HashSet::default();
+    let mut stack: Vec<Frame<M::State>> = Vec::new();
     let mut state = init;
-    let mut entry = list.nodes[0].next;
     let mut steps = 0u64;
     let mut best = Stuck::default();
     let mut best_depth = 0usize;
-    let state_bytes = std::mem::size_of::<M::State>() as u64 + 32;
+    let state_bytes = std::mem::size_of::<M::State>() as u64 + 48;
+    let mut frame_cands: Vec<(usize, M::State)> = Vec::new();
+    let mut frame_bytes = 0u64;
     loop {
         steps += 1;
         if steps.is_multiple_of(BUDGET_CHECK_STEPS) {
-            if let Some(reason) = spent(
-                &budget,
-                memo.len() as u64 * (words as u64 * 8 + state_bytes),
-            ) {
+            let bytes = memo.len() as u64 * (words as u64 * 8 + state_bytes) + frame_bytes;
+            if let Some(reason) = spent(&budget, bytes) {
                 return SearchResult::Unknown(reason);
             }
         }
-        if entry == NONE {
-            return SearchResult::Valid;
+        // The candidates here: calls before the first return still in the list.
+        frame_cands.clear();
+        let mut entry = list.nodes[0].next;
+        let mut raw: Vec<usize> = Vec::new();
+        while entry != NONE && list.nodes[entry].is_call {
+            raw.push(entry);
+            entry = list.nodes[entry].next;
         }
-        let node = list.nodes[entry];
-        let mut dead = false;
-        if node.is_call {
-            let op = ops[node.op];
-            if let Some(next) = model.step(&state, op) {
-                // An op that leaves the state unchanged (a read) and is legal here can be
-                // placed here without loss: every remaining op returns after its call, and the
-                // state the others see is the same. So if this choice fails, the whole
-                // configuration fails: no need to try the alternatives (`forced`).
-                let forced = next == state;
-                let mut bits = linearized.clone();
-                bits[node.op / 64] |= 1 << (node.op % 64);
-                if memo.insert((bits.clone(), next.clone())) {
-                    stack.push((entry, std::mem::replace(&mut state, next), forced));
-                    linearized = bits;
-                    list.lift(entry);
-                    entry = list.nodes[0].next;
-                    continue;
-                }
-                dead = forced;
-            }
-            if !dead {
-                entry = node.next;
-                continue;
-            }
+        let blocking = if entry == NONE {
+            return SearchResult::Valid;
+        } else if ops[list.nodes[entry].op].ret.is_none() {
+            // Only info ops remain: they may never have happened.
+            return SearchResult::Valid;
         } else {
-            if ops[node.op].ret.is_none() {
-                return SearchResult::Valid; // only info ops remain: they may never have happened
+            list.nodes[entry].op
+        };
+        raw.sort_unstable_by_key(|&c| list.nodes[c].partner);
+        let mut forced = None;
+        for &c in &raw {
+            let op = list.nodes[c].op;
+            if let Some(next) = model.step(&state, ops[op]) {
+                if next == state {
+                    forced = Some((c, next));
+                    break;
+                }
+                frame_cands.push((c, next));
             }
+        }
+        let (cands, is_forced) = match forced {
+            Some(f) => (vec![f], true),
+            None => (std::mem::take(&mut frame_cands), false),
+        };
+        let mut frame = Frame {
+            cands,
+            at: 0,
+            before: state.clone(),
+            forced: is_forced,
+            blocking,
+        };
+        // Place the first candidate whose configuration is new; else backtrack.
+        loop {
+            if let Some(placed) = place(&mut frame, &linearized, &list, &mut memo) {
+                let call = frame.cands[placed].0;
+                let op = list.nodes[call].op;
+                linearized[op / 64] |= 1 << (op % 64);
+                state = frame.cands[placed].1.clone();
+                list.lift(call);
+                frame_bytes += (frame.cands.len() as u64 + 1) * state_bytes;
+                stack.push(frame);
+                break;
+            }
+            // Dead end here: remember the deepest one for explanations.
             if stack.len() >= best_depth {
-                if stack.len() > best_depth || best.op != node.op {
+                if stack.len() > best_depth || best.op != frame.blocking {
                     best.states.clear();
                 }
                 best_depth = stack.len();
-                best.op = node.op;
-                best.prefix = stack.iter().map(|(e, _, _)| list.nodes[*e].op).collect();
+                best.op = frame.blocking;
+                best.prefix = stack
+                    .iter()
+                    .map(|f| list.nodes[f.cands[f.at].0].op)
+                    .collect();
                 if best.states.len() < 16 {
                     best.states.insert(model.describe(&state));
                 }
             }
-        }
-        // Backtrack: undo the last choice, and keep undoing through forced ones.
-        loop {
-            let Some((call, previous, forced)) = stack.pop() else {
-                return SearchResult::Invalid(best);
-            };
-            let op = list.nodes[call].op;
-            linearized[op / 64] &= !(1 << (op % 64));
-            state = previous;
-            list.unlift(call);
-            entry = list.nodes[call].next;
-            if !forced {
-                break;
+            // Backtrack through forced frames to the last real choice.
+            loop {
+                let Some(prev) = stack.pop() else {
+                    return SearchResult::Invalid(best);
+                };
+                let call = prev.cands[prev.at].0;
+                let op = list.nodes[call].op;
+                linearized[op / 64] &= !(1 << (op % 64));
+                list.unlift(call);
+                state = prev.before.clone();
+                frame_bytes =
+                    frame_bytes.saturating_sub((prev.cands.len() as u64 + 1) * state_bytes);
+                if !prev.forced {
+                    frame = prev;
+                    frame.at += 1;
+                    break;
+                }
             }
+            steps += 1;
         }
     }
+}
+
+/// Finds, from `frame.at` on, the first candidate whose resulting configuration is not in the
+/// memo, records it there, and returns its index.
+fn place<S: Clone + Eq + std::hash::Hash>(
+    frame: &mut Frame<S>,
+    linearized: &[u64],
+    list: &List,
+    memo: &mut Memo<S>,
+) -> Option<usize> {
+    while frame.at < frame.cands.len() {
+        let (call, next) = &frame.cands[frame.at];
+        let op = list.nodes[*call].op;
+        let mut bits: Box<[u64]> = linearized.into();
+        bits[op / 64] |= 1 << (op % 64);
+        if memo.insert((bits, next.clone())) {
+            return Some(frame.at);
+        }
+        if frame.forced {
+            return None;
+        }
+        frame.at += 1;
+    }
+    None
 }
 
 fn spent(budget: &Budget, memo_bytes: u64) -> Option<String> {
