@@ -18,6 +18,7 @@
 
 pub mod election;
 pub mod explain;
+pub mod gk;
 pub mod model;
 pub mod models;
 pub mod oracle;
@@ -217,8 +218,27 @@ pub fn check(history: &History, opts: &Options) -> Report {
         .par_iter()
         .map(|(key, ops)| {
             let t = Instant::now();
-            let result = search_part(kind, &opts.initial, ops, budget);
-            KeyResult::new(key.clone(), ops, result, t.elapsed())
+            let registers = matches!(
+                kind,
+                ModelKind::Register | ModelKind::CasRegister | ModelKind::Kv
+            );
+            let fast = if registers {
+                gk::decide(&opts.initial, ops)
+            } else {
+                None
+            };
+            let (result, algorithm) = match fast {
+                Some(true) => (SearchResult::Valid, "gibbons-korach"),
+                // Confirm with the search, which also finds where it breaks.
+                Some(false) => (
+                    search_part(kind, &opts.initial, ops, budget),
+                    "gibbons-korach+wgl",
+                ),
+                None => (search_part(kind, &opts.initial, ops, budget), "wgl"),
+            };
+            let mut r = KeyResult::new(key.clone(), ops, result, t.elapsed());
+            r.algorithm = algorithm.to_string();
+            r
         })
         .collect();
     keys.sort_by(|a, b| a.key.cmp(&b.key));

@@ -18,6 +18,8 @@ pub enum Flavor {
     Register,
     /// 6.824 get/put/append over strings.
     AppendKv,
+    /// read/write only (the polynomial fast path applies).
+    ReadWrite,
 }
 
 /// Generator parameters.
@@ -133,6 +135,8 @@ fn choose(
         *next_value - 1
     };
     match flavor {
+        Flavor::ReadWrite if roll < 50 => (F::Read, Value::Null),
+        Flavor::ReadWrite => (F::Write, Value::Int(fresh())),
         Flavor::Register if roll < 40 => (F::Read, Value::Null),
         Flavor::Register if roll < 70 => (F::Write, Value::Int(fresh())),
         Flavor::Register => {

@@ -360,3 +360,27 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// The Gibbons & Korach fast path and the WGL search agree, on valid read/write histories
+    /// and on their stale-read twins.
+    #[test]
+    fn fast_path_equals_wgl(seed in any::<u64>(), ops in 5usize..60, clients in 1usize..6, stale in any::<bool>()) {
+        let mut h = synth::generate(synth::Params { ops, clients, keys: 0, info_prob: 0.1, flavor: synth::Flavor::ReadWrite, seed });
+        if stale {
+            synth::inject_stale_read(&mut h);
+        }
+        let live: Vec<&Op> = h.ops.iter().filter(|o| o.outcome != Outcome::Fail).collect();
+        let fast = checker::gk::decide(&Value::Null, &live);
+        prop_assert!(fast.is_some(), "read/write with distinct values must take the fast path");
+        let opts = Options { explain: false, ..Options::default() };
+        let r = check(&h, &opts);
+        let budget = checker::wgl::Budget { deadline: None, memory_bytes: None };
+        let model = checker::models::register::Register { with_cas: true };
+        let wgl_valid = matches!(checker::wgl::search(&model, Value::Null, &live, budget), checker::wgl::SearchResult::Valid);
+        prop_assert_eq!(fast.unwrap(), wgl_valid, "fast path vs WGL on {:?}", h.ops);
+        prop_assert_eq!(r.verdict == Verdict::Valid, wgl_valid);
+    }
+}

@@ -135,7 +135,7 @@ impl Bugs {
 }
 
 /// A client command on the replicated register.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Command {
     /// Read a key.
     Read {
@@ -206,7 +206,7 @@ pub struct HardState {
 }
 
 /// A log entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Entry {
     /// Position in the log (1-based).
     pub index: u64,
@@ -217,7 +217,7 @@ pub struct Entry {
 }
 
 /// A state-machine snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Snapshot {
     /// Last index included.
     pub last_index: u64,
@@ -329,7 +329,7 @@ pub enum Action {
 }
 
 /// Raft messages (Figure 2, plus PreVote and a read-index context on heartbeats).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Message {
     /// RequestVote; `pre` for a PreVote round (`term` is then the prospective term).
     Vote {

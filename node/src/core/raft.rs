@@ -55,6 +55,7 @@ struct PendingRead {
 }
 
 /// One Raft node. Drive it with [`RaftNode::step`].
+#[derive(Debug, Clone)]
 pub struct RaftNode {
     cfg: Config,
     rng: SmallRng,
