@@ -19,6 +19,7 @@
 pub mod election;
 pub mod explain;
 pub mod gk;
+mod keysim;
 pub mod model;
 pub mod models;
 pub mod oracle;

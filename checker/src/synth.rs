@@ -186,16 +186,19 @@ fn apply(state: &mut HashMap<Option<String>, Value>, op: &mut Op) -> Outcome {
     }
 }
 
-/// Single-key cas-register, 100 ops, ~15-20 concurrent `info` ops (bench case 1).
+/// Single-key cas-register, 100 ops, 5 clients, ~15-20 `info` ops (open to the end, so all
+/// concurrent), each op taking effect at a random point inside its interval (bench case 1).
 pub fn cas_register(seed: u64) -> History {
-    generate(Params {
-        ops: 100,
-        clients: 24,
-        keys: 0,
-        info_prob: 0.18,
-        flavor: Flavor::Register,
-        seed,
-    })
+    crate::keysim::simulate(
+        crate::keysim::KeySim {
+            keys: 0,
+            ops_per_key: 100,
+            clients: 5,
+            info_prob: 0.2,
+            seed,
+        },
+        format!("synth cas-register (seed {seed})"),
+    )
 }
 
 /// append-kv, 2,000 ops, 50 clients, 10 keys (bench case 2).
@@ -210,16 +213,34 @@ pub fn append_kv(seed: u64) -> History {
     })
 }
 
-/// kv with read/write/cas, 1,000,000 ops over 1,000 keys (bench case 3).
+/// kv with read/write/cas, 1,000,000 ops over 1,000 keys, 10 clients per key, ~0.1% `info`,
+/// random linearization points; keys are simulated in parallel (bench case 3).
 pub fn big_kv(seed: u64) -> History {
-    generate(Params {
-        ops: 1_000_000,
-        clients: 100,
-        keys: 1_000,
-        info_prob: 0.002,
-        flavor: Flavor::Register,
-        seed,
-    })
+    crate::keysim::simulate(
+        crate::keysim::KeySim {
+            keys: 1_000,
+            ops_per_key: 1_000,
+            clients: 10,
+            info_prob: 0.001,
+            seed,
+        },
+        format!("synth big kv (seed {seed})"),
+    )
+}
+
+/// A single-key read/write/cas register history with random linearization points: `ops` ops
+/// by `clients` clients, each timing out with probability `info_prob`. Valid by construction.
+pub fn random_register(ops: usize, clients: usize, info_prob: f64, seed: u64) -> History {
+    crate::keysim::simulate(
+        crate::keysim::KeySim {
+            keys: 0,
+            ops_per_key: ops,
+            clients,
+            info_prob,
+            seed,
+        },
+        format!("synth register (seed {seed})"),
+    )
 }
 
 /// Turns one ok read into a stale read: it returns a value that was overwritten before the

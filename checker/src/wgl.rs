@@ -1,18 +1,22 @@
 //! The linearizability search: Wing & Gong (1993) with Lowe's just-in-time linearisation and
 //! memoisation (Lowe, "Testing for linearizability", 2017), in the form Porcupine made popular.
 //!
-//! The history is a doubly linked list of call and return entries in real-time order. The
-//! search walks it: at a call it tries to linearise that op now (the model must accept it from
-//! the current state); a return whose call is not yet linearised means the current prefix is
-//! wrong, so it backtracks. Linearised ops are *lifted* out of the list (and put back when
-//! backtracking), so the list always holds what is left. A memo of (set of linearised ops,
-//! state) prunes configurations already explored: the key to Lowe's speed-up.
+//! The history is a doubly linked list of call and return entries in real-time order. At each
+//! configuration the candidates are the calls before the first return still in the list (the
+//! ops that may go next); placing one *lifts* its call and return out of the list, and
+//! backtracking *unlifts* them. If no candidate can be placed, the op of that first return
+//! cannot be linearised after this prefix: backtrack. A memo of (set of linearised ops, state)
+//! prunes configurations already explored: the key to Lowe's speed-up.
 //!
-//! `info` ops have their return at the end of time; when the walk reaches the first such return
-//! every `ok` op is linearised and the rest may simply never have happened: valid.
+//! Candidates are tried in the order of their returns (just-in-time: the op that must be placed
+//! soonest goes first), and a legal op that leaves the state unchanged is placed without
+//! alternatives. Both keep the search close to linear on the histories real systems produce.
 //!
-//! No recursion: the stack is an explicit `Vec`. A budget (deadline, memory estimate) is checked
-//! every [`BUDGET_CHECK_STEPS`] steps and ends the search with `Unknown`.
+//! `info` ops have their return at the end of time; when the first return left is such a
+//! return, every `ok` op is linearised and the rest may simply never have happened: valid.
+//!
+//! No recursion: the stack is an explicit `Vec`. A budget (deadline, memory estimate of memo and
+//! stack) is checked every [`BUDGET_CHECK_STEPS`] steps and ends the search with `Unknown`.
 
 use crate::model::Model;
 use histories::{Op, Outcome};
@@ -134,7 +138,7 @@ impl List {
 }
 
 /// A fast, non-cryptographic hasher (FxHash's multiply-rotate) for the memo: the keys are
-/// bitsets and model states built by the checker itself, not by an adversary.
+/// fingerprints, bitsets and model states built by the checker itself, not by an adversary.
 #[derive(Default, Clone, Copy)]
 pub struct FxHasher(u64);
 
@@ -157,7 +161,59 @@ impl std::hash::Hasher for FxHasher {
     }
 }
 
-type Memo<S> = HashSet<(Box<[u64]>, S), std::hash::BuildHasherDefault<FxHasher>>;
+type Memo<K, S> = HashSet<(K, S), std::hash::BuildHasherDefault<FxHasher>>;
+
+/// How the memo names a set of linearised ops.
+trait OpSet: Clone + Eq + std::hash::Hash {
+    /// The empty set over `n` ops.
+    fn empty(n: usize) -> Self;
+    /// Adds or removes op `i` (it is a toggle).
+    fn toggle(&mut self, i: usize);
+    /// Approximate bytes of one memo key.
+    fn bytes(&self) -> u64;
+}
+
+/// Exact: a bitset (Lowe's and Porcupine's representation).
+impl OpSet for Box<[u64]> {
+    fn empty(n: usize) -> Self {
+        vec![0u64; n.div_ceil(64).max(1)].into()
+    }
+    fn toggle(&mut self, i: usize) {
+        self[i / 64] ^= 1 << (i % 64);
+    }
+    fn bytes(&self) -> u64 {
+        self.len() as u64 * 8 + 16
+    }
+}
+
+/// A 128-bit Zobrist fingerprint of the set: no allocation, fixed size, updated in O(1).
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Fingerprint(u128);
+
+impl OpSet for Fingerprint {
+    fn empty(_n: usize) -> Self {
+        Fingerprint(0)
+    }
+    fn toggle(&mut self, i: usize) {
+        self.0 ^= zobrist(i);
+    }
+    fn bytes(&self) -> u64 {
+        16
+    }
+}
+
+/// The Zobrist fingerprint of op `i`.
+fn zobrist(i: usize) -> u128 {
+    let mut z = (i as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut next = || {
+        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut x = z;
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^ (x >> 31)
+    };
+    ((next() as u128) << 64) | next() as u128
+}
 
 /// One level of the search: the candidates at this configuration and which one is placed.
 struct Frame<S> {
@@ -181,12 +237,28 @@ struct Frame<S> {
 /// as a choice order (a correct system's ops mostly take effect in that order, so the first
 /// path usually succeeds). A legal op that leaves the state unchanged (a read) is placed with
 /// no alternatives: moving it to the front of any linearisation of the rest keeps it one.
+///
+/// The memo names sets of linearised ops by a 128-bit Zobrist fingerprint (no allocation per
+/// step). A fingerprint collision could only prune a configuration wrongly, i.e. turn a valid
+/// verdict into an invalid one, never the reverse; so an `Invalid` result is re-checked with
+/// exact bitsets (Lowe's representation) before it is returned.
 pub fn search<M: Model>(model: &M, init: M::State, ops: &[&Op], budget: Budget) -> SearchResult {
+    match search_with::<M, Fingerprint>(model, init.clone(), ops, budget) {
+        SearchResult::Invalid(_) => search_with::<M, Box<[u64]>>(model, init, ops, budget),
+        other => other,
+    }
+}
+
+fn search_with<M: Model, K: OpSet>(
+    model: &M,
+    init: M::State,
+    ops: &[&Op],
+    budget: Budget,
+) -> SearchResult {
     debug_assert!(ops.iter().all(|o| o.outcome != Outcome::Fail));
-    let words = ops.len().div_ceil(64).max(1);
     let mut list = List::new(ops);
-    let mut linearized = vec![0u64; words];
-    let mut memo: Memo<M::State> = HashSet::default();
+    let mut linearized = K::empty(ops.len());
+    let mut memo: Memo<K, M::State> = HashSet::default();
     let mut stack: Vec<Frame<M::State>> = Vec::new();
     let mut state = init;
     let mut steps = 0u64;
@@ -198,7 +270,7 @@ pub fn search<M: Model>(model: &M, init: M::State, ops: &[&Op], budget: Budget) 
     loop {
         steps += 1;
         if steps.is_multiple_of(BUDGET_CHECK_STEPS) {
-            let bytes = memo.len() as u64 * (words as u64 * 8 + state_bytes) + frame_bytes;
+            let bytes = memo.len() as u64 * (linearized.bytes() + state_bytes) + frame_bytes;
             if let Some(reason) = spent(&budget, bytes) {
                 return SearchResult::Unknown(reason);
             }
@@ -247,7 +319,7 @@ pub fn search<M: Model>(model: &M, init: M::State, ops: &[&Op], budget: Budget) 
             if let Some(placed) = place(&mut frame, &linearized, &list, &mut memo) {
                 let call = frame.cands[placed].0;
                 let op = list.nodes[call].op;
-                linearized[op / 64] |= 1 << (op % 64);
+                linearized.toggle(op);
                 state = frame.cands[placed].1.clone();
                 list.lift(call);
                 frame_bytes += (frame.cands.len() as u64 + 1) * state_bytes;
@@ -276,7 +348,7 @@ pub fn search<M: Model>(model: &M, init: M::State, ops: &[&Op], budget: Budget) 
                 };
                 let call = prev.cands[prev.at].0;
                 let op = list.nodes[call].op;
-                linearized[op / 64] &= !(1 << (op % 64));
+                linearized.toggle(op);
                 list.unlift(call);
                 state = prev.before.clone();
                 frame_bytes =
@@ -294,18 +366,18 @@ pub fn search<M: Model>(model: &M, init: M::State, ops: &[&Op], budget: Budget) 
 
 /// Finds, from `frame.at` on, the first candidate whose resulting configuration is not in the
 /// memo, records it there, and returns its index.
-fn place<S: Clone + Eq + std::hash::Hash>(
+fn place<S: Clone + Eq + std::hash::Hash, K: OpSet>(
     frame: &mut Frame<S>,
-    linearized: &[u64],
+    linearized: &K,
     list: &List,
-    memo: &mut Memo<S>,
+    memo: &mut Memo<K, S>,
 ) -> Option<usize> {
     while frame.at < frame.cands.len() {
         let (call, next) = &frame.cands[frame.at];
         let op = list.nodes[*call].op;
-        let mut bits: Box<[u64]> = linearized.into();
-        bits[op / 64] |= 1 << (op % 64);
-        if memo.insert((bits, next.clone())) {
+        let mut set = linearized.clone();
+        set.toggle(op);
+        if memo.insert((set, next.clone())) {
             return Some(frame.at);
         }
         if frame.forced {
