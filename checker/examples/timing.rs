@@ -12,6 +12,16 @@ fn main() {
     let t = Instant::now();
     let big = synth::big_kv(1);
     println!("generate big_kv: {:?}", t.elapsed());
+    let mut stale = big.clone();
+    checker::synth::inject_stale_read(&mut stale);
+    let t = Instant::now();
+    let r = check(&stale, &opts);
+    println!(
+        "big_kv + stale read: {:?} {}",
+        t.elapsed(),
+        r.summary_line()
+    );
+    println!("{}", r.render_text());
     for (name, h) in [
         ("cas_register", &cas),
         ("append_kv", &append),

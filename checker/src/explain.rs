@@ -18,7 +18,7 @@ use std::time::Instant;
 const SHRINK_SEARCHES_MAX: usize = 2_000;
 
 /// One op as shown in an explanation.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct OpView {
     /// The op's id in the history.
     pub id: usize,
@@ -98,7 +98,11 @@ pub struct Counterexample {
     pub text: String,
 }
 
-/// Explains the first invalid part of `parts`.
+/// Explains the first invalid part of `parts` (the caller passes the parts found invalid).
+///
+/// The op that cannot be placed, the states possible before it and the longest linearizable
+/// prefix come from the search of the whole part (as Knossos reports them); the minimal
+/// sub-history from shrinking it.
 pub(crate) fn counterexample(
     history: &History,
     kind: ModelKind,
@@ -108,29 +112,43 @@ pub(crate) fn counterexample(
 ) -> Option<Counterexample> {
     let _ = history;
     for (key, ops) in parts {
-        let SearchResult::Invalid(_) = crate::search_part(kind, initial, ops, budget) else {
+        let SearchResult::Invalid(stuck) = crate::search_part(kind, initial, ops, budget) else {
             continue;
         };
         let (minimal, complete) = shrink(kind, initial, ops, budget);
-        // Explain on the minimal sub-history: its stuck point is the clearest.
-        let SearchResult::Invalid(stuck) = crate::search_part(kind, initial, &minimal, budget)
-        else {
-            continue;
-        };
-        return Some(build(key.clone(), kind, &minimal, stuck, complete));
+        return Some(build(key.clone(), kind, ops, stuck, &minimal, complete));
     }
     None
 }
+
+/// Prefix ops shown in the text (the JSON has them all).
+const PREFIX_SHOWN: usize = 10;
 
 fn build(
     key: Option<String>,
     kind: ModelKind,
     ops: &[&Op],
     stuck: Stuck,
+    minimal: &[&Op],
     complete: bool,
 ) -> Counterexample {
-    let op = ops[stuck.op];
-    let prefix: Vec<OpView> = stuck.prefix.iter().map(|&i| view(ops[i])).collect();
+    let Some(op) = ops.get(stuck.op).or(minimal.first()) else {
+        return Counterexample {
+            key,
+            op: OpView::default(),
+            possible_states: Vec::new(),
+            longest_prefix: Vec::new(),
+            minimal: Vec::new(),
+            minimal_complete: complete,
+            text: "  no counterexample found\n".to_string(),
+        };
+    };
+    let prefix: Vec<OpView> = stuck
+        .prefix
+        .iter()
+        .filter_map(|&i| ops.get(i))
+        .map(|o| view(o))
+        .collect();
     let states: Vec<String> = stuck.states.into_iter().collect();
     let thing = match kind {
         ModelKind::Mutex => "the lock",
@@ -147,15 +165,21 @@ fn build(
     if prefix.is_empty() {
         text.push_str("    (no op can be linearized before it)\n");
     } else {
+        let skipped = prefix.len().saturating_sub(PREFIX_SHOWN);
         text.push_str(&format!(
-            "    longest linearizable prefix ({} ops):\n",
-            prefix.len()
+            "    longest linearizable prefix ({} ops{}):\n",
+            prefix.len(),
+            if skipped > 0 {
+                format!(", the last {PREFIX_SHOWN} shown")
+            } else {
+                String::new()
+            }
         ));
-        for p in &prefix {
+        for p in &prefix[skipped..] {
             text.push_str(&format!("      {}\n", p.text));
         }
     }
-    let minimal: Vec<OpView> = ops.iter().map(|o| view(o)).collect();
+    let minimal: Vec<OpView> = minimal.iter().map(|o| view(o)).collect();
     text.push_str(&format!(
         "    smallest failing sub-history{} ({} ops):\n",
         if complete {
@@ -232,6 +256,7 @@ fn shrink<'a>(
     let mut chunk = (current.len() / 2).max(1);
     loop {
         let mut i = 0;
+        let mut changed = false;
         while i < current.len() {
             if searches >= SHRINK_SEARCHES_MAX
                 || budget.deadline.is_some_and(|d| Instant::now() >= d)
@@ -251,14 +276,20 @@ fn shrink<'a>(
                 searches += 1;
                 if let SearchResult::Invalid(_) = crate::search_part(kind, initial, &kept, budget) {
                     current = kept;
+                    changed = true;
                     continue;
                 }
             }
             i = end;
         }
+        // Dropping an observer can free the write it observed (earlier in the list): at single
+        // ops, repeat passes until nothing more goes.
         if chunk == 1 {
-            return (current, true);
+            if !changed {
+                return (current, true);
+            }
+        } else {
+            chunk /= 2;
         }
-        chunk /= 2;
     }
 }

@@ -244,9 +244,16 @@ pub fn check(history: &History, opts: &Options) -> Report {
         .collect();
     keys.sort_by(|a, b| a.key.cmp(&b.key));
     let mut report = Report::from_keys(history, kind, keys, started.elapsed());
+    // Only the parts found invalid are explained (parts and keys are both sorted by key).
+    let invalid_parts: Vec<(Option<String>, Vec<&Op>)> = parts
+        .iter()
+        .zip(&report.keys)
+        .filter(|(_, r)| r.valid == Verdict::Invalid)
+        .map(|(p, _)| p.clone())
+        .collect();
     if opts.explain && report.verdict == Verdict::Invalid {
         report.counterexample =
-            explain::counterexample(history, kind, &opts.initial, &parts, budget);
+            explain::counterexample(history, kind, &opts.initial, &invalid_parts, budget);
     }
     report
 }

@@ -51,3 +51,24 @@ fn generated_histories_have_the_promised_shape() {
     }
     assert_eq!(synth::cas_register(7).ops, h.ops, "deterministic");
 }
+
+#[test]
+fn a_stale_read_shrinks_to_write_overwrite_read() {
+    let mut h = synth::random_register(400, 6, 0.02, 11);
+    assert!(synth::inject_stale_read(&mut h));
+    let r = check(&h, &Options::default());
+    assert_eq!(r.verdict, Verdict::Invalid);
+    let c = r.counterexample.expect("explained");
+    assert!(c.text.contains("cannot be linearized"), "{}", c.text);
+    assert!(c.minimal_complete);
+    assert!(
+        c.minimal.len() <= 4,
+        "minimal sub-history of {} ops:\n{}",
+        c.minimal.len(),
+        c.text
+    );
+    // The longest prefix comes from the whole key: it is longer than the minimal history.
+    assert!(c.longest_prefix.len() > c.minimal.len(), "{}", c.text);
+    let json = serde_json::to_value(&c).expect("serialises");
+    assert!(json["minimal"].is_array());
+}
