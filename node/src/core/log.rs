@@ -4,7 +4,7 @@
 use super::Entry;
 
 /// Entries after a snapshot point.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct RaftLog {
     /// Index of the last entry folded into the snapshot (0: none).
     pub snapshot_index: u64,

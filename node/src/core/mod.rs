@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 pub type NodeId = String;
 
 /// Static configuration of one node. Time is counted in ticks.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Config {
     /// This node.
     pub id: NodeId,
@@ -57,7 +57,7 @@ pub struct Config {
     pub check_quorum: bool,
     /// Planted bugs, all off by default.
     pub bugs: Bugs,
-    /// Seed of the election-timeout randomness.
+    /// Seed of the election-timeout randomness (the core's only randomness).
     pub seed: u64,
 }
 
@@ -82,7 +82,7 @@ impl Config {
 
 /// Classic Raft mistakes, planted on purpose so that faultline's power to find bugs is measured.
 /// Each is documented where it is implemented.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Bugs {
     /// The leader answers reads from local state without confirming it is still leader.
     pub stale_read: bool,
@@ -111,6 +111,20 @@ impl Bugs {
         "no-dedup",
         "lost-truncate",
     ];
+
+    /// The bugs with only the one called `name` on.
+    pub fn from_name(name: &str) -> Result<Bugs, String> {
+        let mut bugs = Bugs::default();
+        bugs.enable(name)?;
+        Ok(bugs)
+    }
+
+    /// Does a bug on break the log's safety (election safety, log matching, leader
+    /// completeness)? The core's own assertions of those invariants are then off, so that
+    /// the bug shows as wrong answers, as it would in the wild, and not as a panic.
+    pub fn breaks_log_safety(&self) -> bool {
+        self.vote_twice || self.commit_old_term || self.lost_truncate || self.no_fsync
+    }
 
     /// Turns on the bug called `name`.
     pub fn enable(&mut self, name: &str) -> Result<(), String> {
@@ -374,6 +388,9 @@ pub enum Message {
         success: bool,
         /// On success, the last index known to match.
         match_index: u64,
+        /// On failure, the `prev_index` of the rejected message (lets the leader ignore stale
+        /// rejections).
+        reject_index: u64,
         /// On failure, where the leader should back up to (fast backup).
         conflict_index: u64,
         /// On failure, the term of the conflicting entry, if any.

@@ -16,7 +16,7 @@ pub const KEY_DOES_NOT_EXIST: u32 = 20;
 pub const PRECONDITION_FAILED: u32 = 22;
 
 /// The register and the dedup table.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct StateMachine {
     /// The register.
     pub kv: BTreeMap<String, i64>,

@@ -613,10 +613,13 @@ fn key_linearizable(ops: &[&ClientOp]) -> bool {
     false
 }
 
-/// The seed to use: `SIM_SEED` when set (to replay), else `default`.
+/// The seeds to use: `SIM_SEED` when set (to replay one), else `SIM_SEEDS=N` (soak: seeds
+/// `0..N`), else `default`.
 pub fn seeds(default: std::ops::Range<u64>) -> Vec<u64> {
-    match std::env::var("SIM_SEED").ok().and_then(|s| s.parse().ok()) {
-        Some(s) => vec![s],
-        None => default.collect(),
+    let var = |name: &str| std::env::var(name).ok().and_then(|s| s.parse::<u64>().ok());
+    match (var("SIM_SEED"), var("SIM_SEEDS")) {
+        (Some(s), _) => vec![s],
+        (None, Some(n)) => (0..n).collect(),
+        (None, None) => default.collect(),
     }
 }
