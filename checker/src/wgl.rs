@@ -372,6 +372,11 @@ fn place<S: Clone + Eq + std::hash::Hash, K: OpSet>(
     list: &List,
     memo: &mut Memo<K, S>,
 ) -> Option<usize> {
+    if frame.forced {
+        // A forced placement is not memoised: whatever follows it is (the next choice), so a
+        // second visit costs one step, and reads are half of a typical history.
+        return (frame.at < frame.cands.len()).then_some(frame.at);
+    }
     while frame.at < frame.cands.len() {
         let (call, next) = &frame.cands[frame.at];
         let op = list.nodes[*call].op;
@@ -379,9 +384,6 @@ fn place<S: Clone + Eq + std::hash::Hash, K: OpSet>(
         set.toggle(op);
         if memo.insert((set, next.clone())) {
             return Some(frame.at);
-        }
-        if frame.forced {
-            return None;
         }
         frame.at += 1;
     }
