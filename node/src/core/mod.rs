@@ -211,7 +211,7 @@ pub enum Input {
 }
 
 /// `currentTerm` and `votedFor` (Figure 2, persistent state).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct HardState {
     /// Latest term seen.
     pub term: u64,
