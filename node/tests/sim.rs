@@ -3,13 +3,16 @@
 //! scenario. Section numbers refer to the Raft paper (extended version). A failure prints its
 //! seed; `SIM_SEED=<seed> cargo test -p node --test sim <name>` replays it.
 
+#[path = "simulator/planted.rs"]
+mod planted;
 mod simulator;
 
 use node::core::{Bugs, Command};
+use rand::Rng;
 use simulator::{seeds, Sim};
 
 /// A write; `seq` 0 means "no deduplication" (empty client id).
-fn write(key: &str, value: i64, seq: u64) -> Command {
+pub(crate) fn write(key: &str, value: i64, seq: u64) -> Command {
     let client = if seq == 0 {
         String::new()
     } else {
@@ -23,11 +26,11 @@ fn write(key: &str, value: i64, seq: u64) -> Command {
     }
 }
 
-fn read(key: &str) -> Command {
+pub(crate) fn read(key: &str) -> Command {
     Command::Read { key: key.into() }
 }
 
-/// §5.2: one leader is elected, and it stays while nothing fails.
+/// §5.2 (6.824 TestInitialElection): one leader is elected, and it stays while nothing fails.
 #[test]
 fn initial_election() {
     for seed in seeds(0..10) {
@@ -53,7 +56,7 @@ fn initial_election() {
     }
 }
 
-/// §5.2: isolating the leader elects another; healing keeps one leader per term; a minority
+/// §5.2 (6.824 TestReElection): isolating the leader elects another; healing keeps one leader per term; a minority
 /// elects nobody and commits nothing.
 #[test]
 fn re_election() {
@@ -88,25 +91,28 @@ fn re_election() {
     }
 }
 
-/// §5.3: writes commit and are read back.
+/// §5.3 (6.824 TestBasicAgree): writes commit on every node and are read back.
 #[test]
 fn basic_agree() {
-    let mut s = Sim::new(3, 1, Bugs::default());
-    s.await_leader(100).unwrap();
-    for i in 1..=10 {
-        assert_eq!(s.commit(write("k", i, i as u64), 200), Some(Ok(None)));
+    for seed in seeds(0..3) {
+        let mut s = Sim::new(3, seed, Bugs::default());
+        s.await_leader(100).unwrap();
+        for i in 1..=10 {
+            assert_eq!(s.commit(write("k", i, i as u64), 200), Some(Ok(None)));
+        }
+        assert_eq!(s.commit(read("k"), 200), Some(Ok(Some(10))));
+        s.run(20);
+        let last = s.node(0).unwrap().last_index();
+        assert!(
+            (0..3).all(|i| s.node(i).unwrap().commit_index() == last),
+            "{}",
+            s.fail("not every node committed")
+        );
+        s.check().unwrap();
     }
-    assert_eq!(s.commit(read("k"), 200), Some(Ok(Some(10))));
-    s.run(20);
-    let last = s.node(0).unwrap().last_index();
-    assert!(
-        (0..3).all(|i| s.node(i).unwrap().commit_index() == last),
-        "all commit"
-    );
-    s.check().unwrap();
 }
 
-/// §5.3: with one follower gone, the majority commits; it catches up when it returns.
+/// §5.3 (6.824 TestFailAgree): with one follower gone, the majority commits; it catches up when it returns.
 #[test]
 fn fail_agree() {
     for seed in seeds(0..5) {
@@ -134,7 +140,7 @@ fn fail_agree() {
     }
 }
 
-/// §5.3: with 3 of 5 gone, nothing commits; after healing, progress resumes.
+/// §5.3 (6.824 TestFailNoAgree): with 3 of 5 gone, nothing commits; after healing, progress resumes.
 #[test]
 fn fail_no_agree() {
     for seed in seeds(0..5) {
@@ -159,23 +165,28 @@ fn fail_no_agree() {
     }
 }
 
-/// Many concurrent writes from many clients all commit (pipelining, batching).
+/// §5.3 (6.824 TestConcurrentStarts): 50 concurrent writes all commit within 50 ticks, which
+/// takes pipelined, batched AppendEntries (one round trip per entry would need far more).
 #[test]
 fn concurrent_starts() {
-    let mut s = Sim::new(3, 3, Bugs::default());
-    let l = s.await_leader(100).unwrap();
-    let ids: Vec<usize> = (0..50)
-        .map(|i| s.submit(l, write(&format!("k{}", i % 5), 100 + i, 0)))
-        .collect();
-    s.run(50);
-    assert!(
-        ids.iter().all(|&i| matches!(s.ops[i].result, Some(Ok(_)))),
-        "all 50 commit"
-    );
-    s.check().unwrap();
+    for seed in seeds(0..3) {
+        let mut s = Sim::new(3, seed, Bugs::default());
+        let l = s.await_leader(100).unwrap();
+        let ids: Vec<usize> = (0..50)
+            .map(|i| s.submit(l, write(&format!("k{}", i % 5), 100 + i, 0)))
+            .collect();
+        s.run(50);
+        assert!(
+            ids.iter().all(|&i| matches!(s.ops[i].result, Some(Ok(_)))),
+            "{}",
+            s.fail("not all 50 commit")
+        );
+        s.check().unwrap();
+    }
 }
 
-/// A partitioned leader takes writes that never become visible; it rejoins as a follower.
+/// §5.3-§5.4.1 (6.824 TestRejoin): a partitioned leader takes writes that never become
+/// visible; it rejoins as a follower and its uncommitted suffix is overwritten.
 #[test]
 fn rejoin() {
     for seed in seeds(0..5) {
@@ -200,50 +211,56 @@ fn rejoin() {
     }
 }
 
-/// Long divergent logs are repaired quickly after heal (fast backup by conflict term).
+/// §5.3, fast backup (6.824 TestBackup): long divergent logs are repaired quickly after heal,
+/// skipping a conflicting term per round trip.
 #[test]
 fn backup() {
-    let mut s = Sim::new(5, 4, Bugs::default());
-    let l = s.await_leader(100).unwrap();
-    let f = (l + 1) % 5;
-    let rest: Vec<usize> = (0..5).filter(|&i| i != l && i != f).collect();
-    s.partition(&[vec![l, f], rest.clone()]);
-    for v in 0..50 {
-        s.submit(l, write("k", 1000 + v, 0));
-    }
-    s.run(100);
-    for v in 0..50 {
-        if let Some(nl) = s.leader().filter(|x| rest.contains(x)) {
-            s.submit(nl, write("k", 2000 + v, 0));
+    for seed in seeds(4..6) {
+        let mut s = Sim::new(5, seed, Bugs::default());
+        let l = s.await_leader(100).unwrap();
+        let f = (l + 1) % 5;
+        let rest: Vec<usize> = (0..5).filter(|&i| i != l && i != f).collect();
+        s.partition(&[vec![l, f], rest.clone()]);
+        for v in 0..50 {
+            s.submit(l, write("k", 1000 + v, 0));
         }
-    }
-    s.run(100);
-    let before = s.messages_sent;
-    s.heal();
-    let start = s.now;
-    let leader = s.await_leader(200).unwrap();
-    loop {
-        let c = s.node(leader).unwrap().commit_index();
-        if (0..5).all(|i| s.node(i).unwrap().commit_index() == c) || s.now - start > 500 {
-            break;
+        s.run(100);
+        for v in 0..50 {
+            if let Some(nl) = s.leader().filter(|x| rest.contains(x)) {
+                s.submit(nl, write("k", 2000 + v, 0));
+            }
         }
-        s.tick();
+        s.run(100);
+        let before = s.messages_sent;
+        s.heal();
+        let start = s.now;
+        let leader = s.await_leader(200).unwrap();
+        loop {
+            let c = s.node(leader).unwrap().commit_index();
+            if (0..5).all(|i| s.node(i).unwrap().commit_index() == c) || s.now - start > 500 {
+                break;
+            }
+            s.tick();
+        }
+        let ticks = s.now - start;
+        assert!(
+            ticks < 200,
+            "{}",
+            s.fail(&format!("repair took {ticks} ticks"))
+        );
+        assert!(
+            s.messages_sent - before < 2000,
+            "{}",
+            s.fail(&format!(
+                "repair used {} messages",
+                s.messages_sent - before
+            ))
+        );
+        s.check().unwrap();
     }
-    let ticks = s.now - start;
-    assert!(
-        ticks < 200,
-        "{}",
-        s.fail(&format!("repair took {ticks} ticks"))
-    );
-    assert!(
-        s.messages_sent - before < 2000,
-        "repair used {} messages",
-        s.messages_sent - before
-    );
-    s.check().unwrap();
 }
 
-/// A bounded number of messages for an election and for each agreement.
+/// §5.2-§5.3 (6.824 TestCount): a bounded number of messages for an election and per agreement.
 #[test]
 fn rpc_count() {
     let mut s = Sim::new(3, 5, Bugs::default());
@@ -258,10 +275,10 @@ fn rpc_count() {
     assert!(per_op < 30.0, "{per_op} messages per agreement");
 }
 
-/// Persistence (2C): crash and restart nodes one by one and all at once; acknowledged
-/// writes survive.
+/// Figure 2, persistent state (6.824 TestPersist1): crash and restart nodes one by one and
+/// all at once; acknowledged writes survive.
 #[test]
-fn persist() {
+fn persist1() {
     for seed in seeds(0..5) {
         let mut s = Sim::new(3, seed, Bugs::default());
         s.await_leader(100).unwrap();
@@ -291,7 +308,7 @@ fn persist() {
 }
 
 /// Runs a chaos scenario: clients, and every `period` ticks a random fault from `faults`.
-fn chaos(s: &mut Sim, ticks: u64, faults: &[&str]) {
+pub(crate) fn chaos(s: &mut Sim, ticks: u64, faults: &[&str]) {
     let mut seq = 0;
     for t in 0..ticks {
         if s.rng.gen_bool(0.3) {
@@ -343,15 +360,19 @@ fn chaos(s: &mut Sim, ticks: u64, faults: &[&str]) {
     s.run(200);
 }
 
-use rand::Rng;
-
-/// Figure 8 (§5.4.2): leaders crash and restart with writes in flight.
+/// Figure 8 (§5.4.2, 6.824 TestFigure82C): leaders crash and restart with writes in flight;
+/// several terms elect leaders, and nothing committed is lost.
 #[test]
 fn figure8() {
     for seed in seeds(0..6) {
         let mut s = Sim::new(5, seed, Bugs::default());
         chaos(&mut s, 1500, &["crash-leader", "crash"]);
         s.check().unwrap();
+        assert!(
+            s.leaders.len() >= 5,
+            "{}",
+            s.fail("too few elections: the faults did nothing")
+        );
         assert!(
             s.commit(write("z", 1, 0), 1000).is_some(),
             "{}",
@@ -360,7 +381,8 @@ fn figure8() {
     }
 }
 
-/// Unreliable network (drops, duplicates, reordering): agreement still happens.
+/// §5.3 on an unreliable network (6.824 TestUnreliableAgree): drops, duplicates and
+/// reordering; agreement still happens and every op is linearizable.
 #[test]
 fn unreliable_agree() {
     for seed in seeds(0..4) {
@@ -382,7 +404,7 @@ fn unreliable_agree() {
     }
 }
 
-/// Figure 8 on an unreliable network.
+/// Figure 8 (§5.4.2) on an unreliable network (6.824 TestFigure8Unreliable).
 #[test]
 fn figure8_unreliable() {
     for seed in seeds(0..4) {
@@ -401,7 +423,8 @@ fn figure8_unreliable() {
     }
 }
 
-/// Churn: random crashes, restarts and partitions with concurrent clients, reliable and not.
+/// §5 as a whole (6.824 TestReliableChurn, TestUnreliableChurn): random crashes, restarts and
+/// partitions with concurrent clients; some ops complete and all are linearizable.
 #[test]
 fn churn() {
     for seed in seeds(0..4) {
@@ -420,11 +443,18 @@ fn churn() {
                 &["crash", "crash-leader", "partition", "isolate-leader"],
             );
             s.check().unwrap();
+            let ok = s
+                .ops
+                .iter()
+                .filter(|o| matches!(o.result, Some(Ok(_))))
+                .count();
+            assert!(ok > 30, "{}", s.fail(&format!("only {ok} ops completed")));
         }
     }
 }
 
-/// Snapshots (2D): the log is compacted and a laggard catches up by InstallSnapshot.
+/// §7 (6.824 TestSnapshotBasic, TestSnapshotInstall): the log is compacted and a laggard
+/// catches up by InstallSnapshot.
 #[test]
 fn snapshots() {
     let mut s = Sim::new(3, 9, Bugs::default());
@@ -455,134 +485,96 @@ fn snapshots() {
     s.check().unwrap();
 }
 
-/// Runs `scenario` with `bug` over seeds until a violation shows; returns the seeds needed.
-fn catches(bug: &str, seeds_max: u64, scenario: fn(&mut Sim)) -> Option<u64> {
-    let mut bugs = Bugs::default();
-    bugs.enable(bug).unwrap();
-    for seed in 0..seeds_max {
-        let mut s = Sim::new(5, seed, bugs);
-        scenario(&mut s);
-        if s.check().is_err() {
-            return Some(seed + 1);
-        }
-    }
-    None
-}
-
-fn passes_without_bugs(seeds_max: u64, scenario: fn(&mut Sim)) {
-    for seed in 0..seeds_max {
+/// Figure 2, persistent state (6.824 TestPersist2): five nodes; rounds in which the leader and
+/// another node crash, the rest commit, and the crashed ones restart and catch up.
+#[test]
+fn persist2() {
+    for seed in seeds(0..3) {
         let mut s = Sim::new(5, seed, Bugs::default());
-        scenario(&mut s);
+        let mut value = 0;
+        for _ in 0..4 {
+            value += 1;
+            s.commit(write("k", value, value as u64), 500)
+                .unwrap()
+                .unwrap();
+            let l = s.leader().unwrap();
+            let other = (l + 1) % 5;
+            s.crash(l);
+            s.crash(other);
+            value += 1;
+            let ok = s.commit(write("k", value, value as u64), 800);
+            assert!(ok.is_some(), "{}", s.fail("three of five did not commit"));
+            s.restart(l);
+            s.restart(other);
+        }
+        for i in 0..5 {
+            s.crash(i);
+            s.restart(i);
+        }
+        let got = s.commit(read("k"), 800);
+        assert_eq!(got, Some(Ok(Some(value))), "{}", s.fail("lost a write"));
         s.check().unwrap();
     }
 }
 
-fn reads_under_partitions(s: &mut Sim) {
-    chaos(s, 1200, &["isolate-leader", "partition"]);
-}
-
-fn crashes(s: &mut Sim) {
-    chaos(s, 1200, &["crash-leader", "crash", "partition"]);
-}
-
-fn crash_all_after_writes(s: &mut Sim) {
-    // Acknowledged writes, then every node crashes at once and restarts (persist tests).
-    for v in 1..6 {
-        s.commit(write("k", v, v as u64), 300);
-        for i in 0..s.n() {
-            s.crash(i);
-        }
-        for i in 0..s.n() {
-            s.restart(i);
-        }
-        s.commit(read("k"), 300);
+/// Figure 2, persistent state (6.824 TestPersist3): a partitioned leader and one follower
+/// crash, the leader restarts; every acknowledged write survives.
+#[test]
+fn persist3() {
+    for seed in seeds(0..3) {
+        let mut s = Sim::new(3, seed, Bugs::default());
+        s.commit(write("k", 101, 1), 500).unwrap().unwrap();
+        let l = s.leader().unwrap();
+        let (f1, f2) = ((l + 1) % 3, (l + 2) % 3);
+        s.isolate(f2);
+        s.commit(write("k", 102, 2), 500).unwrap().unwrap();
+        s.crash(l);
+        s.crash(f1);
+        s.heal();
+        s.restart(f1);
+        s.commit(write("k", 103, 3), 800).unwrap().unwrap();
+        s.restart(l);
+        s.commit(write("k", 104, 4), 800).unwrap().unwrap();
+        assert_eq!(
+            s.commit(read("k"), 500),
+            Some(Ok(Some(104))),
+            "{}",
+            s.fail("lost a write")
+        );
+        s.run(50);
+        let c = s.node(s.leader().unwrap()).unwrap().commit_index();
+        assert!(
+            (0..3).all(|i| s.node(i).unwrap().commit_index() == c),
+            "{}",
+            s.fail("no agreement")
+        );
+        s.check().unwrap();
     }
 }
 
-fn election_storm(s: &mut Sim) {
-    // Slow messages and voters that crash and restart in the middle of elections.
-    s.net = simulator::NetConfig {
-        drop: 0.05,
-        duplicate: 0.0,
-        delay_max: 12,
-    };
-    let n = s.n();
-    for t in 0..3000u64 {
-        if t % 9 == 0 {
-            let i = s.rng.gen_range(0..n);
-            s.crash(i);
-            s.restart(i);
-        }
-        if t % 60 == 0 {
-            match s.leader() {
-                Some(l) if s.rng.gen_bool(0.5) => s.isolate(l),
-                _ => s.heal(),
-            }
-        }
-        s.tick();
+/// §7 under faults (6.824 TestSnapshotInstallUnreliable, TestSnapshotInstallCrash): a small
+/// snapshot threshold, crashes, partitions and an unreliable network; snapshots are taken and
+/// installed, and every op stays linearizable.
+#[test]
+fn snapshots_under_faults() {
+    for seed in seeds(0..3) {
+        let mut s = Sim::new(5, seed, Bugs::default());
+        s.snapshot_entries = 10;
+        s.net = simulator::NetConfig {
+            drop: 0.1,
+            duplicate: 0.05,
+            delay_max: 5,
+        };
+        chaos(&mut s, 1200, &["crash", "crash-leader", "partition"]);
+        s.check().unwrap();
+        let compacted = (0..5)
+            .filter(|&i| s.node(i).unwrap().snapshot_index() > 0)
+            .count();
+        assert!(compacted >= 3, "{}", s.fail("snapshots were not taken"));
+        assert!(
+            s.snapshots_installed > 0,
+            "{}",
+            s.fail("no InstallSnapshot was delivered")
+        );
     }
 }
-
-fn figure8_unreliable_chaos(s: &mut Sim) {
-    s.net = simulator::NetConfig {
-        drop: 0.1,
-        duplicate: 0.05,
-        delay_max: 8,
-    };
-    chaos(
-        s,
-        1500,
-        &["crash-leader", "partition", "isolate-leader", "crash"],
-    );
-}
-
-fn retried_writes(s: &mut Sim) {
-    // A client's write is delivered twice (its first reply was lost, it retried with the same
-    // client/seq) after another write overwrote it: with dedup the retry is a no-op.
-    s.await_leader(100);
-    for v in 1..20 {
-        let cmd = write("k", v, v as u64);
-        s.commit(cmd.clone(), 200);
-        s.commit(write("k", 1000 + v, 0), 200);
-        if let Some(l) = s.leader() {
-            s.resend(l, cmd);
-        }
-        s.run(10);
-        s.commit(read("k"), 200);
-    }
-}
-
-macro_rules! bug_test {
-    ($name:ident, $bug:literal, $seeds:expr, $scenario:expr) => {
-        #[test]
-        fn $name() {
-            let needed = catches($bug, $seeds, $scenario);
-            eprintln!("bug {}: caught after {:?} seed(s)", $bug, needed);
-            assert!(
-                needed.is_some(),
-                "bug {} not caught in {} seeds",
-                $bug,
-                $seeds
-            );
-            passes_without_bugs(2, $scenario);
-        }
-    };
-}
-
-bug_test!(catches_stale_read, "stale-read", 10, reads_under_partitions);
-bug_test!(
-    catches_follower_read,
-    "follower-read",
-    10,
-    reads_under_partitions
-);
-bug_test!(
-    catches_commit_old_term,
-    "commit-old-term",
-    40,
-    figure8_unreliable_chaos
-);
-bug_test!(catches_lost_truncate, "lost-truncate", 20, crashes);
-bug_test!(catches_vote_twice, "vote-twice", 40, election_storm);
-bug_test!(catches_no_fsync, "no-fsync", 5, crash_all_after_writes);
-bug_test!(catches_no_dedup, "no-dedup", 5, retried_writes);

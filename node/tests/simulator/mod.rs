@@ -81,6 +81,8 @@ pub struct Sim {
     committed: BTreeMap<u64, (u64, Option<Command>)>,
     checked: Vec<u64>,
     pub messages_sent: u64,
+    /// InstallSnapshot messages delivered.
+    pub snapshots_installed: u64,
     next_value: i64,
     /// Orders client events exactly (ticks tie).
     events: u64,
@@ -116,6 +118,7 @@ impl Sim {
             committed: BTreeMap::new(),
             checked: vec![0; n],
             messages_sent: 0,
+            snapshots_installed: 0,
             next_value: 1,
             events: 0,
         };
@@ -354,6 +357,7 @@ impl Sim {
                 }
                 Action::Send { to, msg } => {
                     let to = self.ids.iter().position(|x| *x == to).expect("known peer");
+                    self.check_durable_before_send(i, to, &msg);
                     self.send(i, to, msg);
                 }
                 Action::Reply { request_id, reply } => self.on_reply(request_id, reply),
@@ -387,6 +391,40 @@ impl Sim {
             }
         }
         self.check_committed(i);
+    }
+
+    /// The ordering rule ("persist before you send"): a granted vote and an acknowledged
+    /// append leave the node only once what they promise is on its disk. (Planted
+    /// `vote-twice` leaves the vote out of the disk on purpose, so only the term is checked.)
+    fn check_durable_before_send(&mut self, i: usize, to: usize, msg: &Message) {
+        let d = &self.disks[i];
+        let broken = match msg {
+            Message::VoteResp {
+                term,
+                granted: true,
+                pre: false,
+            } => {
+                let vote_lost = self.bugs.vote_twice && d.hard.voted_for.is_none();
+                d.hard.term != *term
+                    || !(vote_lost || d.hard.voted_for.as_deref() == Some(self.ids[to].as_str()))
+            }
+            Message::AppendResp {
+                success: true,
+                match_index,
+                term,
+                ..
+            } => d.last_index() < *match_index || d.hard.term != *term,
+            _ => false,
+        };
+        if broken {
+            let v = format!(
+                "ordering rule: {} sent {msg:?} before its disk held it ({:?}, last index {})",
+                self.ids[i],
+                d.hard,
+                d.last_index()
+            );
+            self.violations.push(v);
+        }
     }
 
     fn send(&mut self, from: usize, to: usize, msg: Message) {
@@ -482,6 +520,9 @@ impl Sim {
                 continue;
             }
             let from = self.ids[f.from].clone();
+            if matches!(f.msg, Message::Snap { .. }) && self.alive(f.to) {
+                self.snapshots_installed += 1;
+            }
             self.step(f.to, Input::Message { from, msg: f.msg });
         }
         for i in 0..self.n() {
