@@ -59,6 +59,30 @@ fn helper() {
             }
             drop(run);
         }
+        "panic" => {
+            let id = RunId::new(&std::env::var("FL_RUN_ID").unwrap()).unwrap();
+            nemesis::install_cleanup_handlers().unwrap();
+            let run = Run::netns(id, 2).unwrap();
+            let dir = std::env::var("FL_LOG_DIR").unwrap();
+            let h = run
+                .start("n1", sleeper(std::path::Path::new(&dir).join("n1.log")))
+                .unwrap();
+            println!("READY {}", h.pid);
+            std::io::stdout().flush().unwrap();
+            // Keep the run alive past the panic: only the hook may tear it down.
+            std::mem::forget(run);
+            panic!("planted panic");
+        }
+        "not-root" => {
+            let setup = Run::netns(RunId::random(), 2).map(drop);
+            let clean = cleanup(None).map(drop);
+            for result in [setup, clean] {
+                match result {
+                    Err(e @ nemesis::Error::NotRoot) => println!("NOTROOT {e}"),
+                    other => println!("UNEXPECTED {other:?}"),
+                }
+            }
+        }
         other => panic!("unknown helper role {other}"),
     }
 }
@@ -71,7 +95,12 @@ fn root_or_skip(test: &str) -> bool {
         return true;
     }
     if std::env::var("FAULTLINE_SKIP_ROOT_TESTS").as_deref() == Ok("1") {
-        println!("SKIP {test}: needs root (network namespaces); FAULTLINE_SKIP_ROOT_TESTS=1");
+        // Written to the stream directly: libtest captures only the print macros, and a skip
+        // must be visible.
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIP {test}: needs root (network namespaces); FAULTLINE_SKIP_ROOT_TESTS=1"
+        );
         return false;
     }
     panic!(
@@ -415,9 +444,13 @@ fn teardown_leaves_nothing_behind() {
 }
 
 fn spawn_owner(id: &RunId, dir: &std::path::Path) -> (std::process::Child, u32) {
+    spawn_helper("owner", id, dir)
+}
+
+fn spawn_helper(role: &str, id: &RunId, dir: &std::path::Path) -> (std::process::Child, u32) {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "helper", "--nocapture", "--test-threads=1"])
-        .env(HELPER_ENV, "owner")
+        .env(HELPER_ENV, role)
         .env("FL_RUN_ID", id.as_str())
         .env("FL_LOG_DIR", dir)
         .stdout(Stdio::piped())
@@ -530,4 +563,119 @@ fn netns_backend_reports_addresses_and_rejects_unknown_nodes() {
     let report = backend.teardown();
     assert!(report.errors.is_empty(), "{report:?}");
     assert_eq!(leftovers(&id, &[]), Vec::<String>::new());
+}
+
+#[test]
+fn a_panic_tears_down_through_the_installed_hook() {
+    if !root_or_skip("a_panic_tears_down_through_the_installed_hook") {
+        return;
+    }
+    let id = RunId::random();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, sleeper_pid) = spawn_helper("panic", &id, dir.path());
+    let status = child.wait().unwrap();
+    let left = leftovers(&id, &[sleeper_pid]);
+    if !left.is_empty() {
+        cleanup(Some(id.as_str())).unwrap();
+    }
+    assert_eq!(left, Vec::<String>::new(), "helper exited with {status:?}");
+    assert!(!status.success(), "the helper panicked");
+}
+
+#[test]
+fn without_root_setup_and_cleanup_say_so_in_one_line() {
+    if !root_or_skip("without_root_setup_and_cleanup_say_so_in_one_line") {
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    const NOBODY: u32 = 65534;
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "helper", "--nocapture", "--test-threads=1"])
+        .env(HELPER_ENV, "not-root")
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .current_dir("/")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.split_once("NOTROOT ").map(|(_, m)| m))
+        .collect();
+    assert_eq!(lines.len(), 2, "setup and cleanup both refuse: {stdout}");
+    for msg in lines {
+        assert!(msg.contains("needs root for network namespaces"), "{msg}");
+    }
+    assert!(!stdout.contains("UNEXPECTED"), "{stdout}");
+}
+
+/// Who hears whom, measured with one UDP datagram per ordered pair of nodes.
+fn hearing(c: &Cluster) -> BTreeMap<String, Vec<String>> {
+    let nodes: Vec<String> = c.run.nodes().to_vec();
+    let socks: BTreeMap<String, UdpSocket> =
+        nodes.iter().map(|n| (n.clone(), c.udp(n, 9100))).collect();
+    for from in &nodes {
+        for to in nodes.iter().filter(|t| *t != from) {
+            let dest = SocketAddr::from((c.ips[to], 9100));
+            let _ = socks[from].send_to(from.as_bytes(), dest);
+        }
+    }
+    // On one bridge a datagram arrives within microseconds; then drain without blocking.
+    std::thread::sleep(Duration::from_millis(150));
+    let mut heard = BTreeMap::new();
+    for (n, sock) in &socks {
+        sock.set_nonblocking(true).unwrap();
+        let mut got = vec![n.clone()];
+        let mut buf = [0u8; 16];
+        while let Ok((len, _)) = sock.recv_from(&mut buf) {
+            got.push(String::from_utf8_lossy(&buf[..len]).into_owned());
+        }
+        got.sort_by_key(|s| (s.len(), s.clone()));
+        heard.insert(n.clone(), got);
+    }
+    heard
+}
+
+#[test]
+fn random_shapes_on_five_nodes_cut_exactly_their_grudge() {
+    if !root_or_skip("random_shapes_on_five_nodes_cut_exactly_their_grudge") {
+        return;
+    }
+    let c = cluster(5);
+    let nodes = c.run.nodes().to_vec();
+    let everyone: BTreeMap<String, Vec<String>> =
+        nodes.iter().map(|n| (n.clone(), nodes.clone())).collect();
+    assert_eq!(hearing(&c), everyone, "healthy");
+    let mut schedule =
+        nemesis::Schedule::new("majorities-ring", &nodes, 7, Duration::ZERO).unwrap();
+    let mut shapes = vec![schedule.next_step(None).unwrap().start];
+    let mut schedule = nemesis::Schedule::new("bridge", &nodes, 7, Duration::ZERO).unwrap();
+    shapes.push(schedule.next_step(None).unwrap().start);
+    for fault in shapes {
+        let Fault::Partition { grudge, kind, .. } = &fault else {
+            panic!("{fault:?}")
+        };
+        let expected: BTreeMap<String, Vec<String>> = nodes
+            .iter()
+            .map(|n| {
+                let deaf = grudge.get(n).cloned().unwrap_or_default();
+                let heard = nodes
+                    .iter()
+                    .filter(|p| !deaf.contains(p))
+                    .cloned()
+                    .collect();
+                (n.clone(), heard)
+            })
+            .collect();
+        c.run.apply(&fault).unwrap();
+        let measured = hearing(&c);
+        assert_eq!(measured, expected, "{kind:?}: {fault:?}");
+        if *kind == PartitionKind::MajoritiesRing {
+            let views: std::collections::BTreeSet<&Vec<String>> = measured.values().collect();
+            assert_eq!(views.len(), 5, "no two nodes hear the same majority");
+            assert!(measured.values().all(|v| v.len() == 3), "{measured:?}");
+        }
+        c.run.apply(&Fault::Heal).unwrap();
+    }
+    assert_eq!(hearing(&c), everyone, "healed");
 }
