@@ -9,9 +9,9 @@ SYSTEM_TOOLS := ip:iproute2 iptables:iptables
 
 .PHONY: test deps build release fmt clippy unit bench-check bench-harness bench-node
 
-test: fmt clippy unit
+test: deps fmt clippy unit
 
-# System tools of the coming end-to-end tests (iproute2, iptables): installed when missing.
+# System tools of the nemesis end-to-end tests (iproute2, iptables): installed when missing.
 deps:
 	@scripts/ensure-deps.sh $(SYSTEM_TOOLS)
 
