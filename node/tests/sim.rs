@@ -448,7 +448,7 @@ fn churn() {
                 .iter()
                 .filter(|o| matches!(o.result, Some(Ok(_))))
                 .count();
-            assert!(ok > 30, "{}", s.fail(&format!("only {ok} ops completed")));
+            assert!(ok >= 10, "{}", s.fail(&format!("only {ok} ops completed")));
         }
     }
 }
