@@ -182,6 +182,10 @@ pub trait Backend: Send + Sync {
     fn apply_network(&self, fault: &Fault) -> Result<()>;
 
     /// Opens a TCP connection from the harness's side (never partitioned) to `node:port`.
+    ///
+    /// Use this rather than connecting directly: with `netns` the host has no route to the
+    /// nodes' subnet, so the socket is created inside the clients' namespace. The stream is a
+    /// blocking `std` one; for tokio, `set_nonblocking(true)` then `tokio::net::TcpStream::from_std`.
     fn connect(&self, node: &str, port: u16, timeout: Duration) -> Result<TcpStream>;
 
     /// Removes everything of this run: processes (continued, then killed), network faults,

@@ -73,6 +73,8 @@ pub struct NetnsBackend {
     subnet: Subnet,
     nodes: Vec<String>,
     inner: Mutex<Inner>,
+    /// Serialises teardowns (drop, a signal thread and a panic hook may race).
+    teardown_lock: Mutex<()>,
 }
 
 #[derive(Debug, Default)]
@@ -118,6 +120,7 @@ impl NetnsBackend {
             run_id,
             subnet,
             inner: Mutex::new(Inner::default()),
+            teardown_lock: Mutex::new(()),
         };
         if let Err(e) = backend.create() {
             let report = backend.teardown();
@@ -442,6 +445,7 @@ impl Backend for NetnsBackend {
     }
 
     fn teardown(&self) -> TeardownReport {
+        let _serial = self.teardown_lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut report = TeardownReport::default();
         let procs = {
             let mut inner = self.lock();

@@ -7,222 +7,22 @@
 //! Helper processes re-execute this test binary with `--exact helper` and the role in the
 //! environment variable `FL_NEMESIS_HELPER`: `tcp-listen` (a TCP server on port 7000 that answers
 //! `pong`) and `owner` (a harness stand-in that sets up a cluster, starts a process in it, prints
-//! `READY <pid>` and sleeps until it is killed).
+//! `READY <pid>` and sleeps until it is killed), `panic` (the same, then panics) and `not-root`
+//! (tries a setup and a cleanup as uid 65534). The fixture and probes are in `support/`.
+
+mod support;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use nemesis::{
-    cleanup, in_netns, names, Backend, Fault, NetnsBackend, PartitionKind, ProcState, Run, RunId,
-    SpawnSpec,
-};
-
-const HELPER_ENV: &str = "FL_NEMESIS_HELPER";
-const LISTEN_PORT: u16 = 7000;
-const PROBE_TIMEOUT: Duration = Duration::from_millis(300);
-const READY_TIMEOUT: Duration = Duration::from_secs(5);
-/// An `owner` helper ends by itself after this long (or when its parent test dies).
-const OWNER_LIFETIME_MAX: Duration = Duration::from_secs(60);
+use nemesis::{cleanup, Backend, Fault, NetnsBackend, PartitionKind, ProcState, RunId};
+use support::*;
 
 /// Not a test: the entry point of helper processes. Does nothing unless `FL_NEMESIS_HELPER` is set.
 #[test]
 fn helper() {
-    let Ok(role) = std::env::var(HELPER_ENV) else {
-        return;
-    };
-    match role.as_str() {
-        "tcp-listen" => {
-            let listener = TcpListener::bind(("0.0.0.0", LISTEN_PORT)).expect("bind");
-            println!("listening on {LISTEN_PORT}");
-            for mut conn in listener.incoming().flatten() {
-                let _ = conn.write_all(b"pong\n");
-            }
-        }
-        "owner" => {
-            let id = RunId::new(&std::env::var("FL_RUN_ID").unwrap()).unwrap();
-            nemesis::install_cleanup_handlers().unwrap();
-            let run = Run::netns(id, 2).unwrap();
-            let dir = std::env::var("FL_LOG_DIR").unwrap();
-            let h = run
-                .start("n1", sleeper(std::path::Path::new(&dir).join("n1.log")))
-                .unwrap();
-            println!("READY {}", h.pid);
-            std::io::stdout().flush().unwrap();
-            // Wait to be killed, but never outlive the test that started us.
-            let parent = nix::unistd::getppid();
-            let start = Instant::now();
-            while nix::unistd::getppid() == parent && start.elapsed() < OWNER_LIFETIME_MAX {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            drop(run);
-        }
-        "panic" => {
-            let id = RunId::new(&std::env::var("FL_RUN_ID").unwrap()).unwrap();
-            nemesis::install_cleanup_handlers().unwrap();
-            let run = Run::netns(id, 2).unwrap();
-            let dir = std::env::var("FL_LOG_DIR").unwrap();
-            let h = run
-                .start("n1", sleeper(std::path::Path::new(&dir).join("n1.log")))
-                .unwrap();
-            println!("READY {}", h.pid);
-            std::io::stdout().flush().unwrap();
-            // Keep the run alive past the panic: only the hook may tear it down.
-            std::mem::forget(run);
-            panic!("planted panic");
-        }
-        "not-root" => {
-            let setup = Run::netns(RunId::random(), 2).map(drop);
-            let clean = cleanup(None).map(drop);
-            for result in [setup, clean] {
-                match result {
-                    Err(e @ nemesis::Error::NotRoot) => println!("NOTROOT {e}"),
-                    other => println!("UNEXPECTED {other:?}"),
-                }
-            }
-        }
-        other => panic!("unknown helper role {other}"),
-    }
-}
-
-/// True when the test may run; prints SKIP and returns false without root when skipping is asked
-/// for; otherwise fails loudly.
-fn root_or_skip(test: &str) -> bool {
-    if nemesis::is_root() {
-        nemesis::ensure_tools().expect("ip/iptables");
-        return true;
-    }
-    if std::env::var("FAULTLINE_SKIP_ROOT_TESTS").as_deref() == Ok("1") {
-        // Written to the stream directly: libtest captures only the print macros, and a skip
-        // must be visible.
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIP {test}: needs root (network namespaces); FAULTLINE_SKIP_ROOT_TESTS=1"
-        );
-        return false;
-    }
-    panic!(
-        "{test}: these tests need root for network namespaces, bridges and iptables; \
-         run them as root, or set FAULTLINE_SKIP_ROOT_TESTS=1 to skip them"
-    );
-}
-
-fn sleeper(log: std::path::PathBuf) -> SpawnSpec {
-    SpawnSpec::new("sleep", vec!["1000".into()], log)
-}
-
-fn listener_spec(log: std::path::PathBuf) -> SpawnSpec {
-    let exe = std::env::current_exe().unwrap();
-    let mut spec = SpawnSpec::new(
-        exe.to_string_lossy(),
-        ["--exact", "helper", "--nocapture", "--test-threads=1"]
-            .map(String::from)
-            .to_vec(),
-        log,
-    );
-    spec.env.push((HELPER_ENV.into(), "tcp-listen".into()));
-    spec
-}
-
-struct Cluster {
-    run: Run,
-    ns: BTreeMap<String, String>,
-    ips: BTreeMap<String, Ipv4Addr>,
-    dir: tempfile::TempDir,
-}
-
-fn cluster(nodes: usize) -> Cluster {
-    let id = RunId::random();
-    let run = Run::netns(id.clone(), nodes).expect("netns setup");
-    let mut ns = BTreeMap::new();
-    let mut ips = BTreeMap::new();
-    for n in run.nodes() {
-        ns.insert(n.clone(), names::netns_name(&id, n));
-        let std::net::IpAddr::V4(ip) = run.backend().address(n).unwrap() else {
-            panic!("v4")
-        };
-        ips.insert(n.clone(), ip);
-    }
-    Cluster {
-        run,
-        ns,
-        ips,
-        dir: tempfile::tempdir().unwrap(),
-    }
-}
-
-impl Cluster {
-    /// Starts the TCP listener on `node` and waits until a client reaches it.
-    fn listen(&self, node: &str) {
-        let log = self.dir.path().join(format!("{node}.log"));
-        self.run.start(node, listener_spec(log)).unwrap();
-        let start = Instant::now();
-        while start.elapsed() < READY_TIMEOUT {
-            if self
-                .run
-                .backend()
-                .connect(node, LISTEN_PORT, PROBE_TIMEOUT)
-                .is_ok()
-            {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("listener on {node} not reachable from the clients' namespace");
-    }
-
-    /// A TCP probe from `from`'s namespace to `to`'s listener: true when it answered `pong`.
-    fn tcp_probe(&self, from: &str, to: &str) -> bool {
-        let addr = SocketAddr::from((self.ips[to], LISTEN_PORT));
-        let stream = in_netns(&self.ns[from], || {
-            TcpStream::connect_timeout(&addr, PROBE_TIMEOUT)
-        })
-        .unwrap();
-        let Ok(mut s) = stream else { return false };
-        s.set_read_timeout(Some(PROBE_TIMEOUT)).unwrap();
-        let mut buf = String::new();
-        s.read_to_string(&mut buf).is_ok() && buf == "pong\n"
-    }
-
-    /// A UDP socket bound to port `port` inside `node`'s namespace.
-    fn udp(&self, node: &str, port: u16) -> UdpSocket {
-        let ip = self.ips[node];
-        let s = in_netns(&self.ns[node], || UdpSocket::bind((ip, port)))
-            .unwrap()
-            .unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-        s
-    }
-
-    /// Sends `count` datagrams from `from` to `to` and counts those that arrive.
-    fn udp_delivered(&self, from: &str, to: &str, count: usize) -> usize {
-        let rx = self.udp(to, 9000);
-        let tx = self.udp(from, 9001);
-        let dest = SocketAddr::from((self.ips[to], 9000));
-        for i in 0..count {
-            // A local OUTPUT DROP makes send_to fail with EPERM: that datagram is not delivered.
-            let _ = tx.send_to(format!("{i}").as_bytes(), dest);
-        }
-        let mut got = 0;
-        let mut buf = [0u8; 64];
-        while rx.recv_from(&mut buf).is_ok() {
-            got += 1;
-        }
-        got
-    }
-
-    fn id(&self) -> RunId {
-        self.run.run_id().clone()
-    }
-}
-
-fn groups(gs: &[&[&str]]) -> Vec<Vec<String>> {
-    gs.iter()
-        .map(|g| g.iter().map(|s| s.to_string()).collect())
-        .collect()
+    helper_main();
 }
 
 #[test]
@@ -348,57 +148,6 @@ fn kill_pause_resume_restart_take_effect() {
     assert_eq!(netns_of_pid(second.pid), netns_inode(&c.ns["n3"]));
 }
 
-fn stat_letter(pid: u32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat[stat.rfind(')')? + 1..].trim_start().chars().next()
-}
-
-fn netns_of_pid(pid: u32) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(format!("/proc/{pid}/ns/net"))
-        .unwrap()
-        .ino()
-}
-
-fn netns_inode(ns: &str) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(format!("/run/netns/{ns}")).unwrap().ino()
-}
-
-/// Everything of run `id` visible on the host: namespaces, links, chains, and which of `pids` live.
-fn leftovers(id: &RunId, pids: &[u32]) -> Vec<String> {
-    let mut found = Vec::new();
-    let ns = run_cmd("ip", &["netns", "list"]);
-    let links = run_cmd("ip", &["-o", "link", "show"]);
-    let rules = run_cmd("iptables-save", &[]);
-    for line in ns.lines() {
-        let name = line.split_whitespace().next().unwrap_or("");
-        if names::parse_netns(name).as_ref() == Some(id) {
-            found.push(format!("netns {name}"));
-        }
-    }
-    for line in links.lines() {
-        if line.contains(&format!("flbr-{id}")) || line.contains(&format!("flv-{id}-")) {
-            found.push(format!("link {line}"));
-        }
-    }
-    if rules.contains(&format!("FL-{id}")) {
-        found.push("host iptables chain".into());
-    }
-    for &pid in pids {
-        if matches!(stat_letter(pid), Some(c) if c != 'Z') {
-            found.push(format!("pid {pid}"));
-        }
-    }
-    found
-}
-
-fn run_cmd(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program).args(args).output().unwrap();
-    assert!(out.status.success(), "{program} {args:?}: {out:?}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[test]
 fn teardown_leaves_nothing_behind() {
     if !root_or_skip("teardown_leaves_nothing_behind") {
@@ -441,40 +190,6 @@ fn teardown_leaves_nothing_behind() {
         cleanup(Some(id.as_str())).unwrap().is_empty(),
         "nothing left to clean"
     );
-}
-
-fn spawn_owner(id: &RunId, dir: &std::path::Path) -> (std::process::Child, u32) {
-    spawn_helper("owner", id, dir)
-}
-
-fn spawn_helper(role: &str, id: &RunId, dir: &std::path::Path) -> (std::process::Child, u32) {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "helper", "--nocapture", "--test-threads=1"])
-        .env(HELPER_ENV, role)
-        .env("FL_RUN_ID", id.as_str())
-        .env("FL_LOG_DIR", dir)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let pid = loop {
-        let line = lines.next().expect("owner ended before READY").unwrap();
-        // libtest may print `test helper ... ` on the same line first.
-        if let Some((_, pid)) = line.split_once("READY ") {
-            break pid.trim().parse::<u32>().unwrap();
-        }
-    };
-    (child, pid)
-}
-
-/// Removes the test's own not-ours namespace and link, even when an assertion fails.
-struct Keepers(String, String);
-
-impl Drop for Keepers {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-        let _ = Command::new("ip").args(["link", "del", &self.1]).status();
-    }
 }
 
 #[test]
@@ -607,33 +322,6 @@ fn without_root_setup_and_cleanup_say_so_in_one_line() {
         assert!(msg.contains("needs root for network namespaces"), "{msg}");
     }
     assert!(!stdout.contains("UNEXPECTED"), "{stdout}");
-}
-
-/// Who hears whom, measured with one UDP datagram per ordered pair of nodes.
-fn hearing(c: &Cluster) -> BTreeMap<String, Vec<String>> {
-    let nodes: Vec<String> = c.run.nodes().to_vec();
-    let socks: BTreeMap<String, UdpSocket> =
-        nodes.iter().map(|n| (n.clone(), c.udp(n, 9100))).collect();
-    for from in &nodes {
-        for to in nodes.iter().filter(|t| *t != from) {
-            let dest = SocketAddr::from((c.ips[to], 9100));
-            let _ = socks[from].send_to(from.as_bytes(), dest);
-        }
-    }
-    // On one bridge a datagram arrives within microseconds; then drain without blocking.
-    std::thread::sleep(Duration::from_millis(150));
-    let mut heard = BTreeMap::new();
-    for (n, sock) in &socks {
-        sock.set_nonblocking(true).unwrap();
-        let mut got = vec![n.clone()];
-        let mut buf = [0u8; 16];
-        while let Ok((len, _)) = sock.recv_from(&mut buf) {
-            got.push(String::from_utf8_lossy(&buf[..len]).into_owned());
-        }
-        got.sort_by_key(|s| (s.len(), s.clone()));
-        heard.insert(n.clone(), got);
-    }
-    heard
 }
 
 #[test]
