@@ -19,7 +19,8 @@ use crate::names::RunId;
 /// How to start a node's process.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SpawnSpec {
-    /// The program (a path, or a name looked up in `PATH`).
+    /// The program: an absolute path, or a name looked up in `PATH` (a relative path with a `/`
+    /// is ambiguous when `cwd` is set, so make it absolute).
     pub program: String,
     /// Its arguments.
     pub args: Vec<String>,
