@@ -368,7 +368,7 @@ fn push_op(
         line,
         kind,
         process,
-        f,
+        f: f.into(),
         key,
         value,
         nemesis_value: to_json(&raw),

@@ -32,13 +32,70 @@ struct Line<'a> {
     #[serde(borrow, default)]
     f: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
-    key: Option<&'a RawValue>,
+    key: Option<Key<'a>>,
     #[serde(borrow, default)]
     value: Option<&'a RawValue>,
     #[serde(borrow, default)]
     error: Option<Cow<'a, str>>,
     #[serde(default)]
-    faultline: Option<serde_json::Value>,
+    faultline: Option<serde::de::IgnoredAny>,
+}
+
+/// A `key`: a string (borrowed when it has no escapes), an integer, or null.
+enum Key<'a> {
+    Null,
+    Str(Cow<'a, str>),
+    Int(String),
+    Bad(&'static str),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{self, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or an integer")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key::Str(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key::Str(Cow::Owned(v)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Key<'de>, E> {
+                Ok(Key::Int(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Key<'de>, E> {
+                Ok(Key::Int(v.to_string()))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Key<'de>, E> {
+                Ok(Key::Null)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Key<'de>, E> {
+                Ok(Key::Null)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Key<'de>, E> {
+                Ok(Key::Bad("a boolean"))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Key<'de>, E> {
+                Ok(Key::Bad("a float"))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Key<'de>, A::Error> {
+                de::IgnoredAny.visit_seq(seq)?;
+                Ok(Key::Bad("an array"))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Key<'de>, A::Error> {
+                de::IgnoredAny.visit_map(map)?;
+                Ok(Key::Bad("an object"))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// Lines parsed together (in parallel) before they are validated in order.
@@ -51,70 +108,152 @@ enum Parsed {
     Event(RawEvent),
 }
 
+/// A batch of lines read from the input: the bytes, where each line ends, its first line number.
+struct Batch {
+    buf: Vec<u8>,
+    ends: Vec<usize>,
+    first_line: u64,
+}
+
+/// Parsed lines of one batch, in file order.
+struct ParsedBatch {
+    lines: Vec<Result<Parsed, Error>>,
+    first_line: u64,
+}
+
 /// Reads JSONL events into `validator`; returns the header line, if any.
 ///
-/// Lines are read in batches of [`BATCH_LINES`] into one buffer, parsed in parallel (rayon),
-/// then validated in file order: memory stays bounded by the batch, and the first error in
-/// file order is the one reported.
+/// A three-stage pipeline, so that reading, parsing and validating overlap: the calling thread
+/// reads batches of [`BATCH_LINES`] lines into reused buffers; a parser thread parses each batch
+/// in parallel (rayon); a validator thread feeds the events to `validator` in file order. Memory
+/// stays bounded by a few batches, and the first error in file order is the one reported.
 pub fn read<R: BufRead>(
     mut reader: R,
     source: &str,
     validator: &mut Validator,
     stats: &mut Stats,
 ) -> Result<Option<serde_json::Value>, Error> {
-    use rayon::prelude::*;
-    let mut buf: Vec<u8> = Vec::new();
-    let mut ends: Vec<usize> = Vec::with_capacity(BATCH_LINES);
-    let mut header = None;
+    use std::sync::mpsc::sync_channel;
+    let (batch_tx, batch_rx) = sync_channel::<Batch>(2);
+    let (parsed_tx, parsed_rx) = sync_channel::<ParsedBatch>(2);
+    let (free_tx, free_rx) = sync_channel::<Batch>(4);
+    let (free_parsed_tx, free_parsed_rx) = sync_channel::<Vec<Result<Parsed, Error>>>(4);
+    std::thread::scope(|scope| {
+        let parser = scope.spawn(move || {
+            use rayon::prelude::*;
+            for batch in batch_rx {
+                let mut lines = free_parsed_rx
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(BATCH_LINES));
+                lines.clear();
+                let Batch {
+                    buf,
+                    ends,
+                    first_line,
+                } = &batch;
+                lines.par_extend((0..ends.len()).into_par_iter().map(|k| {
+                    let from = if k == 0 { 0 } else { ends[k - 1] };
+                    parse_line(&buf[from..ends[k]], first_line + k as u64, source)
+                }));
+                let first_line = batch.first_line;
+                let _ = free_tx.try_send(batch);
+                if parsed_tx.send(ParsedBatch { lines, first_line }).is_err() {
+                    break;
+                }
+            }
+        });
+        let checker = scope.spawn(move || -> Result<(Option<serde_json::Value>, u64), Error> {
+            let mut header = None;
+            let mut events = 0u64;
+            for mut batch in parsed_rx {
+                for (k, p) in batch.lines.drain(..).enumerate() {
+                    match p? {
+                        Parsed::Blank => {}
+                        Parsed::Header(h) if events == 0 && header.is_none() => header = Some(h),
+                        Parsed::Header(_) => {
+                            let msg = "a header line is only allowed before the first event";
+                            let line = batch.first_line + k as u64;
+                            return Err(Error::at(source, line, Some("faultline"), msg.into()));
+                        }
+                        Parsed::Event(ev) => {
+                            events += 1;
+                            validator.push(ev)?;
+                        }
+                    }
+                }
+                let _ = free_parsed_tx.try_send(batch.lines);
+            }
+            Ok((header, events))
+        });
+        let read_result = read_batches(&mut reader, source, stats, &batch_tx, &free_rx);
+        drop(batch_tx);
+        let parsed = parser.join();
+        let checked = checker.join();
+        if parsed.is_err() {
+            return Err(Error::at(
+                source,
+                0,
+                None,
+                "the parser thread panicked".into(),
+            ));
+        }
+        match checked {
+            Err(_) => Err(Error::at(
+                source,
+                0,
+                None,
+                "the validator thread panicked".into(),
+            )),
+            Ok(Err(e)) => Err(e),
+            Ok(Ok((header, events))) => {
+                read_result?;
+                stats.events += events;
+                Ok(header)
+            }
+        }
+    })
+}
+
+/// Reads the input in batches and sends them on; stops at the end, at an error, or when the
+/// receiver is gone (it found an error).
+fn read_batches<R: BufRead>(
+    reader: &mut R,
+    source: &str,
+    stats: &mut Stats,
+    out: &std::sync::mpsc::SyncSender<Batch>,
+    free: &std::sync::mpsc::Receiver<Batch>,
+) -> Result<(), Error> {
     let mut line_no = 0u64;
     loop {
-        buf.clear();
-        ends.clear();
-        let first_line = line_no + 1;
-        while ends.len() < BATCH_LINES {
-            let before = buf.len();
-            let n = (&mut reader)
+        let mut batch = free.try_recv().unwrap_or_else(|_| Batch {
+            buf: Vec::new(),
+            ends: Vec::with_capacity(BATCH_LINES),
+            first_line: 0,
+        });
+        batch.buf.clear();
+        batch.ends.clear();
+        batch.first_line = line_no + 1;
+        while batch.ends.len() < BATCH_LINES {
+            let before = batch.buf.len();
+            let n = (&mut *reader)
                 .take(LINE_BYTES_MAX + 1)
-                .read_until(b'\n', &mut buf)
+                .read_until(b'\n', &mut batch.buf)
                 .map_err(|e| Error::at(source, line_no + 1, None, format!("cannot read: {e}")))?;
             if n == 0 {
                 break;
             }
             line_no += 1;
+            stats.lines += 1;
             if n as u64 > LINE_BYTES_MAX {
                 let msg = format!("line longer than {LINE_BYTES_MAX} bytes");
                 return Err(Error::at(source, line_no, None, msg));
             }
-            ends.push(before + n);
+            batch.ends.push(before + n);
         }
-        if ends.is_empty() {
-            break;
-        }
-        stats.lines += ends.len() as u64;
-        let parsed: Vec<Result<Parsed, Error>> = (0..ends.len())
-            .into_par_iter()
-            .map(|k| {
-                let from = if k == 0 { 0 } else { ends[k - 1] };
-                parse_line(&buf[from..ends[k]], first_line + k as u64, source)
-            })
-            .collect();
-        for (k, p) in parsed.into_iter().enumerate() {
-            match p? {
-                Parsed::Blank => {}
-                Parsed::Header(h) if stats.events == 0 && header.is_none() => header = Some(h),
-                Parsed::Header(_) => {
-                    let msg = "a header line is only allowed before the first event".to_string();
-                    let line = first_line + k as u64;
-                    return Err(Error::at(source, line, Some("faultline"), msg));
-                }
-                Parsed::Event(ev) => {
-                    stats.events += 1;
-                    validator.push(ev)?;
-                }
-            }
+        if batch.ends.is_empty() || out.send(batch).is_err() {
+            return Ok(());
         }
     }
-    Ok(header)
 }
 
 fn parse_line(bytes: &[u8], line_no: u64, source: &str) -> Result<Parsed, Error> {
@@ -176,17 +315,13 @@ fn raw_event(line: Line, line_no: u64, source: &str) -> Result<RawEvent, Error> 
         Error::at(source, line_no, Some(field), format!("bad value: {e}"))
     };
     let key = match line.key {
-        None => None,
-        Some(raw) => match serde_json::from_str::<serde_json::Value>(raw.get()) {
-            Ok(serde_json::Value::String(s)) => Some(s),
-            Ok(serde_json::Value::Number(n)) => Some(n.to_string()),
-            Ok(serde_json::Value::Null) => None,
-            Ok(other) => {
-                let msg = format!("expected a string or an integer, found {other}");
-                return Err(Error::at(source, line_no, Some("key"), msg));
-            }
-            Err(e) => return Err(bad("key", e)),
-        },
+        None | Some(Key::Null) => None,
+        Some(Key::Str(s)) => Some(s.into_owned()),
+        Some(Key::Int(s)) => Some(s),
+        Some(Key::Bad(what)) => {
+            let msg = format!("expected a string or an integer, found {what}");
+            return Err(Error::at(source, line_no, Some("key"), msg));
+        }
     };
     let (value, nemesis_value) = match (&process, line.value) {
         (_, None) => (Value::Null, serde_json::Value::Null),
@@ -203,7 +338,10 @@ fn raw_event(line: Line, line_no: u64, source: &str) -> Result<RawEvent, Error> 
         line: line_no,
         kind,
         process,
-        f: f.into_owned(),
+        f: match crate::op::F::parse(&f) {
+            Some(known) => Cow::Borrowed(known.name()),
+            None => Cow::Owned(f.into_owned()),
+        },
         key,
         value,
         nemesis_value,

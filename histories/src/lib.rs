@@ -133,14 +133,31 @@ pub fn load(path: &Path, format: Format) -> Result<Loaded, Error> {
     let source = path.display().to_string();
     let file = std::fs::File::open(path)
         .map_err(|e| Error::at(&source, 0, None, format!("cannot open: {e}")))?;
-    parse_reader(BufReader::with_capacity(1 << 16, file), &source, format)
+    // A JSONL op takes about 200 bytes (two lines): reserve room for the ops up front, so that
+    // a million-op file does not copy its ops around while growing.
+    let hint = file
+        .metadata()
+        .map(|m| (m.len() / 160).min(1 << 26) as usize)
+        .unwrap_or(0);
+    parse_inner(
+        BufReader::with_capacity(1 << 16, file),
+        &source,
+        format,
+        hint,
+    )
 }
 
 /// Parses a history from a reader; `source` names it in errors.
-pub fn parse_reader<R: BufRead>(
+pub fn parse_reader<R: BufRead>(reader: R, source: &str, format: Format) -> Result<Loaded, Error> {
+    parse_inner(reader, source, format, 0)
+}
+
+/// [`parse_reader`], reserving room for `ops_hint` operations.
+fn parse_inner<R: BufRead>(
     mut reader: R,
     source: &str,
     format: Format,
+    ops_hint: usize,
 ) -> Result<Loaded, Error> {
     let format = match format {
         Format::Auto => {
@@ -151,7 +168,8 @@ pub fn parse_reader<R: BufRead>(
         }
         f => f,
     };
-    let mut validator = Validator::new(source);
+    let hint = if format == Format::Jsonl { ops_hint } else { 0 };
+    let mut validator = Validator::with_capacity(source, hint);
     let mut stats = Stats::default();
     let header = match format {
         Format::Jsonl | Format::Auto => jsonl::read(reader, source, &mut validator, &mut stats)?,

@@ -10,6 +10,7 @@ use crate::error::Error;
 use crate::event::{EventType, Process};
 use crate::op::{Op, Outcome, Value, F};
 use crate::{History, NemesisEvent};
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// One client or nemesis event, as read by an importer.
@@ -21,8 +22,8 @@ pub struct RawEvent {
     pub kind: EventType,
     /// Who.
     pub process: Process,
-    /// The function's name as written.
-    pub f: String,
+    /// The function's name as written (borrowed `'static` when it is one of [`F::NAMES`]).
+    pub f: Cow<'static, str>,
     /// The key, if any.
     pub key: Option<String>,
     /// The value (client events).
@@ -35,6 +36,9 @@ pub struct RawEvent {
     pub error: Option<String>,
 }
 
+/// Processes below this are tracked in a vector, the others in a map.
+const DENSE_PROCESSES: u64 = 1 << 16;
+
 struct Open {
     op: usize,
     line: u64,
@@ -44,7 +48,12 @@ struct Open {
 pub struct Validator {
     source: String,
     ops: Vec<Op>,
+    /// Open ops of processes below [`DENSE_PROCESSES`], indexed by process.
+    open_dense: Vec<Option<Open>>,
+    /// Open ops of the other processes.
     open: HashMap<u64, Open>,
+    /// How many ops are open.
+    open_count: u64,
     retired: HashMap<u64, u64>,
     position: u64,
     nemesis: Vec<NemesisEvent>,
@@ -56,11 +65,57 @@ impl Validator {
         Validator {
             source: source.to_string(),
             ops: Vec::new(),
+            open_dense: Vec::new(),
             open: HashMap::new(),
+            open_count: 0,
             retired: HashMap::new(),
             position: 0,
             nemesis: Vec::new(),
         }
+    }
+
+    /// A validator expecting about `ops` operations (reserves room for them).
+    pub fn with_capacity(source: &str, ops: usize) -> Validator {
+        let mut v = Validator::new(source);
+        v.ops.reserve(ops);
+        v
+    }
+
+    fn open_get(&self, process: u64) -> Option<&Open> {
+        if process < DENSE_PROCESSES {
+            self.open_dense
+                .get(process as usize)
+                .and_then(Option::as_ref)
+        } else {
+            self.open.get(&process)
+        }
+    }
+
+    fn open_insert(&mut self, process: u64, open: Open) {
+        self.open_count += 1;
+        if process < DENSE_PROCESSES {
+            let i = process as usize;
+            if self.open_dense.len() <= i {
+                self.open_dense.resize_with(i + 1, || None);
+            }
+            self.open_dense[i] = Some(open);
+        } else {
+            self.open.insert(process, open);
+        }
+    }
+
+    fn open_remove(&mut self, process: u64) -> Option<Open> {
+        let removed = if process < DENSE_PROCESSES {
+            self.open_dense
+                .get_mut(process as usize)
+                .and_then(Option::take)
+        } else {
+            self.open.remove(&process)
+        };
+        if removed.is_some() {
+            self.open_count -= 1;
+        }
+        removed
     }
 
     fn err(&self, line: u64, field: &str, message: String) -> Error {
@@ -74,7 +129,7 @@ impl Validator {
             Process::Nemesis | Process::Named(_) => {
                 self.nemesis.push(NemesisEvent {
                     time: ev.time,
-                    f: ev.f,
+                    f: ev.f.into_owned(),
                     value: ev.nemesis_value,
                     line: ev.line,
                 });
@@ -97,7 +152,7 @@ impl Validator {
     }
 
     fn invoke(&mut self, process: u64, f: F, ev: RawEvent, position: u64) -> Result<(), Error> {
-        if let Some(open) = self.open.get(&process) {
+        if let Some(open) = self.open_get(process) {
             let msg = format!(
                 "process {process} invokes again while its operation from line {} is still open",
                 open.line
@@ -127,7 +182,7 @@ impl Validator {
             ret_time: None,
             error: None,
         });
-        self.open.insert(
+        self.open_insert(
             process,
             Open {
                 op: id,
@@ -138,7 +193,7 @@ impl Validator {
     }
 
     fn complete(&mut self, process: u64, f: F, ev: RawEvent, position: u64) -> Result<(), Error> {
-        let Some(open) = self.open.remove(&process) else {
+        let Some(open) = self.open_remove(process) else {
             let msg = match self.retired.get(&process) {
                 Some(l) => format!("process {process} completes again after `info` at line {l}"),
                 None => {
@@ -194,7 +249,7 @@ impl Validator {
 
     /// The history; returns it and the number of invokes still open (now `info`).
     pub fn finish(self) -> (History, u64) {
-        let open = self.open.len() as u64;
+        let open = self.open_count;
         let history = History {
             source: self.source,
             ops: self.ops,
