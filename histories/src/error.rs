@@ -1,9 +1,8 @@
 //! The one error type of this crate: what is wrong, and where (file, line, field).
 
-use std::fmt;
-
 /// A history that could not be read. Display: `path:LINE: field "f": expected ..., found ...`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}{}: {}{message}", line_part(.line), field_part(.field))]
 pub struct Error {
     /// The file (or the name given to an in-memory source).
     pub path: String,
@@ -13,6 +12,23 @@ pub struct Error {
     pub field: Option<String>,
     /// What is wrong and what was expected.
     pub message: String,
+}
+
+/// `:LINE`, or nothing for line 0 (the file as a whole).
+fn line_part(line: &u64) -> String {
+    if *line > 0 {
+        format!(":{line}")
+    } else {
+        String::new()
+    }
+}
+
+/// `field "NAME": `, or nothing.
+fn field_part(field: &Option<String>) -> String {
+    match field {
+        Some(f) => format!("field {f:?}: "),
+        None => String::new(),
+    }
 }
 
 impl Error {
@@ -26,19 +42,3 @@ impl Error {
         }
     }
 }
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.path)?;
-        if self.line > 0 {
-            write!(f, ":{}", self.line)?;
-        }
-        write!(f, ": ")?;
-        if let Some(field) = &self.field {
-            write!(f, "field {field:?}: ")?;
-        }
-        write!(f, "{}", self.message)
-    }
-}
-
-impl std::error::Error for Error {}

