@@ -379,7 +379,8 @@ fn diagnose(text: &[u8]) -> Option<(&'static str, String)> {
             "expected a JSON object like {\"type\":\"invoke\",...}".into(),
         ));
     };
-    let checks: [(&'static str, &str, fn(&J) -> bool); 7] = [
+    type Check = (&'static str, &'static str, fn(&J) -> bool);
+    let checks: [Check; 7] = [
         ("type", "a string", |v| v.is_string()),
         ("process", "a non-negative integer or a string", |v| {
             v.is_u64() || v.is_string()
