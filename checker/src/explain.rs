@@ -94,6 +94,10 @@ pub struct Counterexample {
     pub minimal: Vec<OpView>,
     /// Whether shrinking finished within its budget.
     pub minimal_complete: bool,
+    /// The kind of anomaly, when a read's failure has a classic name (stale read, read of a
+    /// value never written, read from the future), with the ops that prove it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anomaly: Option<String>,
     /// The explanation as text.
     pub text: String,
 }
@@ -116,7 +120,15 @@ pub(crate) fn counterexample(
             continue;
         };
         let (minimal, complete) = shrink(kind, initial, ops, budget);
-        return Some(build(key.clone(), kind, ops, stuck, &minimal, complete));
+        return Some(build(
+            key.clone(),
+            kind,
+            initial,
+            ops,
+            stuck,
+            &minimal,
+            complete,
+        ));
     }
     None
 }
@@ -127,6 +139,7 @@ const PREFIX_SHOWN: usize = 10;
 fn build(
     key: Option<String>,
     kind: ModelKind,
+    initial: &Value,
     ops: &[&Op],
     stuck: Stuck,
     minimal: &[&Op],
@@ -140,6 +153,7 @@ fn build(
             longest_prefix: Vec::new(),
             minimal: Vec::new(),
             minimal_complete: complete,
+            anomaly: None,
             text: "  no counterexample found\n".to_string(),
         };
     };
@@ -162,6 +176,15 @@ fn build(
         describe_op(op),
         join_or(&states)
     );
+    let anomaly = match kind {
+        ModelKind::Register | ModelKind::CasRegister | ModelKind::Kv => {
+            name_anomaly(op, ops, initial)
+        }
+        _ => None,
+    };
+    if let Some(a) = &anomaly {
+        text.push_str(&format!("    {a}\n"));
+    }
     if prefix.is_empty() {
         text.push_str("    (no op can be linearized before it)\n");
     } else {
@@ -200,8 +223,76 @@ fn build(
         longest_prefix: prefix,
         minimal,
         minimal_complete: complete,
+        anomaly,
         text,
     }
+}
+
+/// Names the anomaly of a read that cannot be linearized, in real-time terms (Adya's and
+/// Jepsen's vocabulary), when the ops prove it:
+/// - *stale read*: the value read had been overwritten by an ok write that was invoked after
+///   the value's write completed and completed before the read was invoked;
+/// - *read of a value never written*: no write or cas (ok or info) wrote it;
+/// - *read from the future*: every op that wrote it was invoked after the read completed.
+///
+/// Returns None for other ops or when real time alone does not prove the name.
+pub(crate) fn name_anomaly(op: &Op, ops: &[&Op], initial: &Value) -> Option<String> {
+    let (F::Read, Outcome::Ok(v)) = (op.f, &op.outcome) else {
+        return None;
+    };
+    let read_ret = op.ret?;
+    let effective = |o: &&&Op| o.id != op.id && !matches!(o.outcome, Outcome::Fail);
+    let writers: Vec<&Op> = ops
+        .iter()
+        .filter(effective)
+        .filter(|o| writes(o) == Some(v))
+        .copied()
+        .collect();
+    let overwrite_after = |after: Option<u64>| {
+        ops.iter()
+            .filter(|o| matches!(o.outcome, Outcome::Ok(_)) && o.id != op.id)
+            .filter(|o| writes(o).is_some_and(|w| w != v))
+            .filter(|o| after.iter().all(|&a| o.call > a))
+            .filter(|o| o.ret.is_some_and(|r| r < op.call))
+            .max_by_key(|o| o.ret)
+            .copied()
+    };
+    let read = describe_op(op);
+    if v == initial && writers.is_empty() {
+        let x = overwrite_after(None)?;
+        return Some(format!(
+            "a stale read: the {read} saw the initial value, but {} (ok at line {}) had \
+             completed before the read was invoked",
+            describe_op(x),
+            x.ret_line.unwrap_or(0)
+        ));
+    }
+    if writers.is_empty() {
+        return Some(format!(
+            "a read of a value never written: no write or cas wrote {v} (the {read})"
+        ));
+    }
+    if writers.iter().all(|w| w.call > read_ret) {
+        return Some(format!(
+            "a read from the future: {v} was only written by ops invoked after the read completed \
+             (the {read})"
+        ));
+    }
+    for w in &writers {
+        let Some(w_ret) = w.ret else { continue };
+        if let Some(x) = overwrite_after(Some(w_ret)) {
+            return Some(format!(
+                "a stale read: {v} (written by {}, ok at line {}) had been overwritten by {} \
+                 (ok at line {}) before the read was invoked at line {}",
+                describe_op(w),
+                w.ret_line.unwrap_or(0),
+                describe_op(x),
+                x.ret_line.unwrap_or(0),
+                op.call_line
+            ));
+        }
+    }
+    None
 }
 
 fn join_or(items: &[String]) -> String {

@@ -384,3 +384,57 @@ proptest! {
         prop_assert_eq!(r.verdict == Verdict::Valid, wgl_valid);
     }
 }
+
+fn jsonl(text: &str) -> History {
+    histories::parse_reader(text.as_bytes(), "inline.jsonl", Format::Jsonl)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .history
+}
+
+fn anomaly(text: &str) -> Option<String> {
+    let r = check(&jsonl(text), &Options::default());
+    assert_eq!(r.verdict, Verdict::Invalid);
+    r.counterexample.unwrap().anomaly
+}
+
+#[test]
+fn names_the_anomaly_of_a_read_and_only_when_real_time_proves_it() {
+    // Stale: 1 is overwritten by 2 (invoked after 1 completed) before the read is invoked.
+    let stale = r#"{"type":"invoke","process":0,"f":"write","key":"k","value":1}
+{"type":"ok","process":0,"f":"write","key":"k","value":1}
+{"type":"invoke","process":1,"f":"write","key":"k","value":2}
+{"type":"ok","process":1,"f":"write","key":"k","value":2}
+{"type":"invoke","process":2,"f":"read","key":"k","value":null}
+{"type":"ok","process":2,"f":"read","key":"k","value":1}"#;
+    let a = anomaly(stale).expect("named");
+    assert!(a.starts_with("a stale read: 1 (written by write 1"), "{a}");
+    assert!(a.contains("overwritten by write 2"), "{a}");
+    // The initial value read after a completed write: stale too.
+    let absent = r#"{"type":"invoke","process":0,"f":"write","key":"k","value":1}
+{"type":"ok","process":0,"f":"write","key":"k","value":1}
+{"type":"invoke","process":2,"f":"read","key":"k","value":null}
+{"type":"ok","process":2,"f":"read","key":"k","value":null}"#;
+    assert!(anomaly(absent)
+        .expect("named")
+        .contains("saw the initial value"));
+    // A value nobody wrote.
+    let phantom = r#"{"type":"invoke","process":0,"f":"write","key":"k","value":1}
+{"type":"ok","process":0,"f":"write","key":"k","value":1}
+{"type":"invoke","process":2,"f":"read","key":"k","value":null}
+{"type":"ok","process":2,"f":"read","key":"k","value":9}"#;
+    assert!(anomaly(phantom).expect("named").contains("never written"));
+    // A value written only after the read completed.
+    let future = r#"{"type":"invoke","process":2,"f":"read","key":"k","value":null}
+{"type":"ok","process":2,"f":"read","key":"k","value":3}
+{"type":"invoke","process":0,"f":"write","key":"k","value":3}
+{"type":"ok","process":0,"f":"write","key":"k","value":3}"#;
+    assert!(anomaly(future).expect("named").contains("from the future"));
+    // Invalid, but not by a read: two cas from the same value both ok. No read anomaly named.
+    let double_cas = r#"{"type":"invoke","process":0,"f":"write","key":"k","value":1}
+{"type":"ok","process":0,"f":"write","key":"k","value":1}
+{"type":"invoke","process":1,"f":"cas","key":"k","value":[1,2]}
+{"type":"ok","process":1,"f":"cas","key":"k","value":[1,2]}
+{"type":"invoke","process":2,"f":"cas","key":"k","value":[1,3]}
+{"type":"ok","process":2,"f":"cas","key":"k","value":[1,3]}"#;
+    assert_eq!(anomaly(double_cas), None);
+}

@@ -16,6 +16,13 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a test: start a cluster in network namespaces, run clients and a nemesis, check the
+    /// history (needs root).
+    #[command(after_help = TEST_EXAMPLES)]
+    Test(TestArgs),
+    /// Remove what killed runs left behind (namespaces, veths, bridges, processes), found by
+    /// the run-id naming; touches nothing else.
+    Cleanup(CleanupArgs),
     /// Check recorded histories for linearizability (offline).
     #[command(after_help = CHECK_EXAMPLES)]
     Check(CheckArgs),
@@ -25,6 +32,86 @@ pub enum Command {
     /// Serve a trivially correct in-memory jsonl-tcp register (a known-good system to try
     /// faultline on; `--bug stale-read` makes it a known-bad one).
     MemRegister(MemRegisterArgs),
+}
+
+const TEST_EXAMPLES: &str = "\
+Examples:
+  faultline test                                     (raft-register, 5 nodes, partitions, 60 s)
+  faultline test --nemesis kill --time-limit 30
+  faultline test --nemesis isolate-leader --node-args \"--bug stale-read\" --seed 7
+  faultline test --system systems/etcd.toml --nodes 5 --nemesis partition
+  faultline test --nemesis mix --nemesis-interval 3 --concurrency 20 --rate 500 --keys 4
+
+Nemeses: partition (a random shape each time), random-halves, isolate-leader, isolate-one,
+majorities-ring, bridge, one-way, kill, kill-leader, kill-majority, pause, pause-leader, loss, mix,
+none. The seed is printed; the same seed repeats the same faults and op choices (timing differs).
+
+Exit status: 0 valid, 1 invalid, 2 unknown or the run failed (no root, bad spec, ...).
+Needs root (network namespaces, iptables).";
+
+/// Arguments of `faultline test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// The system spec (see systems/).
+    #[arg(
+        long,
+        value_name = "SPEC",
+        default_value = "systems/raft-register.toml"
+    )]
+    pub system: PathBuf,
+    /// Number of nodes.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub nodes: usize,
+    /// The nemesis (see below), or `none`.
+    #[arg(long, value_name = "NAME", default_value = "partition")]
+    pub nemesis: String,
+    /// Seconds of healthy and of faulty time in each nemesis step.
+    #[arg(long, value_name = "S", default_value_t = 5.0)]
+    pub nemesis_interval: f64,
+    /// Seconds the clients run.
+    #[arg(long, value_name = "S", default_value_t = 60.0)]
+    pub time_limit: f64,
+    /// Concurrent clients.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub concurrency: usize,
+    /// Target rate of all clients together, ops/s.
+    #[arg(long, value_name = "OPS", default_value_t = 200.0)]
+    pub rate: f64,
+    /// Number of keys.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub keys: usize,
+    /// Percent of reads; `--write-pct` of writes; the rest are cas.
+    #[arg(long, value_name = "P", default_value_t = 50)]
+    pub read_pct: u32,
+    /// Percent of writes.
+    #[arg(long, value_name = "P", default_value_t = 25)]
+    pub write_pct: u32,
+    /// Seconds before an op without an answer is recorded as `info`.
+    #[arg(long, value_name = "S", default_value_t = 1.0)]
+    pub op_timeout: f64,
+    /// Seed of the nemesis and the op choices (default: random, printed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Extra arguments for every node, e.g. "--bug stale-read".
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    pub node_args: Option<String>,
+    /// The store directory.
+    #[arg(long, value_name = "DIR", default_value = "store")]
+    pub store: PathBuf,
+    /// Budget of the linearizability check, seconds (then the verdict is `unknown`).
+    #[arg(long, value_name = "S", default_value_t = 120.0)]
+    pub check_time_limit: f64,
+    /// Print results.json instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `faultline cleanup`.
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    /// Only this run id (default: every run's leftovers).
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
 }
 
 /// Arguments of `faultline mem-register`.

@@ -6,12 +6,17 @@
 //! - [`recorder`]: the flushing history recorder;
 //! - [`store`]: the store layout;
 //! - [`stats`]: op counts, latency, throughput and liveness figures;
+//! - [`harness`]: `faultline test`, one run from an empty machine to a verdict;
+//! - [`leaders`]: leader tracking from the nodes' logs during a run;
 //! - [`memreg`]: a trivially correct in-memory register (the known-good system).
 #![deny(missing_docs)]
 
 pub mod adapter;
+pub mod harness;
+pub mod leaders;
 pub mod memreg;
 pub mod recorder;
+pub mod runlog;
 pub mod spec;
 pub mod stats;
 pub mod store;

@@ -8,6 +8,7 @@ mod bench;
 mod check;
 mod cli;
 mod output;
+mod testcmd;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -15,6 +16,8 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
+        cli::Command::Test(args) => testcmd::run(&args),
+        cli::Command::Cleanup(args) => testcmd::cleanup(&args),
         cli::Command::Check(args) => check::run(&args),
         cli::Command::Bench(args) => bench::run(&args),
         cli::Command::MemRegister(args) => mem_register(&args),

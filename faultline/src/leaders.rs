@@ -1,0 +1,257 @@
+//! Leader tracking during a run: tails the nodes' logs for `{"event":"leader",...}` lines.
+//!
+//! A node's stdout and stderr go to `nodes/<id>.log` (appended across restarts). A background
+//! thread reads what each log gained every [`POLL`], keeps the JSON lines that are leader or role
+//! events, stamps them with the run's clock (so they can be drawn beside the history: the stamp
+//! is when faultline *saw* the line, at most one poll later than it was printed) and appends
+//! them to `leaders.jsonl` in the run directory.
+//!
+//! What it is for: the nemesis needs the current leader (`isolate-leader`, `kill-leader`, ...),
+//! the harness waits for a first leader before starting clients, and reports draw leader changes.
+//! Election safety itself is checked from the node logs at the end (every line, not samples).
+//!
+//! The current leader is the node of the highest-term leader event, unless that node later
+//! announced another role in the same or a later term (it stepped down).
+
+use serde_json::json;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How often the logs are read.
+pub const POLL: Duration = Duration::from_millis(50);
+
+/// One leader claim seen in a log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sighting {
+    /// The node.
+    pub node: String,
+    /// The term.
+    pub term: u64,
+    /// When faultline saw it, ns since the run started.
+    pub time_ns: u64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    sightings: Vec<Sighting>,
+    current: Option<(u64, String)>,
+}
+
+/// The tracker; dropping it stops the thread.
+pub struct LeaderTracker {
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LeaderTracker {
+    /// Tails `logs` (node id, path); writes sightings to `out`; `clock` gives the run's time.
+    pub fn start(
+        logs: Vec<(String, PathBuf)>,
+        out: PathBuf,
+        clock: Arc<dyn Fn() -> u64 + Send + Sync>,
+    ) -> std::io::Result<LeaderTracker> {
+        let state = Arc::new(Mutex::new(State::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut sink = File::create(&out)?;
+        let (st, sp) = (Arc::clone(&state), Arc::clone(&stop));
+        let thread = std::thread::Builder::new()
+            .name("leader-tracker".into())
+            .spawn(move || {
+                let mut tails: Vec<Tail> = logs.into_iter().map(Tail::new).collect();
+                loop {
+                    let last = sp.load(Ordering::Relaxed);
+                    for t in &mut tails {
+                        for line in t.poll() {
+                            observe(&st, &line, clock(), &mut sink);
+                        }
+                    }
+                    if last {
+                        break;
+                    }
+                    std::thread::sleep(POLL);
+                }
+                let _ = sink.sync_all();
+            })?;
+        Ok(LeaderTracker {
+            state,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// The current leader, if one is known.
+    pub fn current(&self) -> Option<String> {
+        self.lock().current.as_ref().map(|(_, n)| n.clone())
+    }
+
+    /// Every leader claim so far.
+    pub fn sightings(&self) -> Vec<Sighting> {
+        self.lock().sightings.clone()
+    }
+
+    /// Waits until some leader is known, up to `timeout`; returns it.
+    pub fn wait_leader(&self, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(l) = self.current() {
+                return Some(l);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Reads the logs one last time and stops.
+    pub fn finish(mut self) -> Vec<Sighting> {
+        self.stop_thread();
+        self.sightings()
+    }
+
+    fn stop_thread(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for LeaderTracker {
+    fn drop(&mut self) {
+        self.stop_thread();
+    }
+}
+
+fn observe(state: &Mutex<State>, line: &str, now: u64, sink: &mut File) {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+        return;
+    };
+    let (Some(event), Some(node), Some(term)) = (
+        v.get("event").and_then(|e| e.as_str()),
+        v.get("node").and_then(|n| n.as_str()),
+        v.get("term").and_then(|t| t.as_u64()),
+    ) else {
+        return;
+    };
+    let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+    match event {
+        "leader" => {
+            let _ = writeln!(
+                sink,
+                "{}",
+                json!({"event": "leader", "node": node, "term": term, "time": now})
+            );
+            s.sightings.push(Sighting {
+                node: node.to_string(),
+                term,
+                time_ns: now,
+            });
+            if s.current.iter().all(|(t, _)| term >= *t) {
+                s.current = Some((term, node.to_string()));
+            }
+        }
+        "role" if v.get("role").and_then(|r| r.as_str()) != Some("leader") => {
+            if matches!(&s.current, Some((t, n)) if n == node && term >= *t) {
+                s.current = None;
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The unread end of one log file.
+struct Tail {
+    path: PathBuf,
+    offset: u64,
+    partial: Vec<u8>,
+}
+
+impl Tail {
+    fn new((_, path): (String, PathBuf)) -> Tail {
+        Tail {
+            path,
+            offset: 0,
+            partial: Vec::new(),
+        }
+    }
+
+    /// Complete new lines that look like JSON events.
+    fn poll(&mut self) -> Vec<String> {
+        let Ok(mut f) = File::open(&self.path) else {
+            return Vec::new();
+        };
+        if f.seek(SeekFrom::Start(self.offset)).is_err() {
+            return Vec::new();
+        }
+        let mut buf = Vec::new();
+        if f.read_to_end(&mut buf).is_err() {
+            return Vec::new();
+        }
+        self.offset += buf.len() as u64;
+        self.partial.extend_from_slice(&buf);
+        let mut lines = Vec::new();
+        while let Some(end) = self.partial.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=end).collect();
+            let text = String::from_utf8_lossy(&line);
+            let text = text.trim();
+            if text.starts_with("{\"event\"") {
+                lines.push(text.to_string());
+            }
+        }
+        lines
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn follows_leaders_and_step_downs_across_logs() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("n1.log"), dir.path().join("n2.log"));
+        std::fs::write(
+            &a,
+            "INFO starting\n{\"event\":\"leader\",\"node\":\"n1\",\"term\":2}\n",
+        )
+        .unwrap();
+        std::fs::write(&b, "").unwrap();
+        let clock: Arc<dyn Fn() -> u64 + Send + Sync> = Arc::new(|| 7);
+        let t = LeaderTracker::start(
+            vec![("n1".into(), a.clone()), ("n2".into(), b.clone())],
+            dir.path().join("leaders.jsonl"),
+            clock,
+        )
+        .unwrap();
+        assert_eq!(t.wait_leader(Duration::from_secs(5)).as_deref(), Some("n1"));
+        let mut f = std::fs::OpenOptions::new().append(true).open(&a).unwrap();
+        // Half a line first: it must not be read until it is complete.
+        write!(f, "{{\"event\":\"role\",\"node\":\"n1\",").unwrap();
+        std::thread::sleep(POLL * 3);
+        assert_eq!(t.current().as_deref(), Some("n1"));
+        writeln!(f, "\"role\":\"follower\",\"term\":3}}").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while t.current().is_some() && Instant::now() < deadline {
+            std::thread::sleep(POLL);
+        }
+        assert_eq!(t.current(), None, "n1 stepped down");
+        std::fs::write(&b, "{\"event\":\"leader\",\"node\":\"n2\",\"term\":3}\n").unwrap();
+        assert_eq!(t.wait_leader(Duration::from_secs(5)).as_deref(), Some("n2"));
+        let seen = t.finish();
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[1].term, 3);
+        let out = std::fs::read_to_string(dir.path().join("leaders.jsonl")).unwrap();
+        assert_eq!(out.lines().count(), 2);
+        assert!(out.contains("\"time\":7"));
+    }
+}
