@@ -43,7 +43,8 @@ Examples:
   faultline test --nemesis mix --nemesis-interval 3 --concurrency 20 --rate 500 --keys 4
 
 Nemeses: partition (a random shape each time), random-halves, isolate-leader, isolate-one,
-majorities-ring, bridge, one-way, kill, kill-leader, kill-majority, pause, pause-leader, loss, mix,
+majorities-ring, bridge, one-way, kill, kill-leader, kill-majority, kill-all, pause, pause-leader,
+loss, mix,
 none. The seed is printed; the same seed repeats the same faults and op choices (timing differs).
 
 Exit status: 0 valid, 1 invalid, 2 unknown or the run failed (no root, bad spec, ...).

@@ -679,7 +679,7 @@ fn summary(
     ));
     s.push_str(&format!("linearizability: {}\n", check.summary_line()));
     if check.verdict == Verdict::Invalid {
-        for line in check.render_text().lines() {
+        for line in check.render_text().lines().skip(1) {
             s.push_str(&format!("  {line}\n"));
         }
     }

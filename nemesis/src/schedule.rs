@@ -9,11 +9,11 @@
 //! loop { sleep(step.healthy); record+apply(step.start); sleep(step.faulty); record+apply(step.stop) }
 //! ```
 //!
-//! Nemesis names: `partition` (a random shape each time), `kill` (one random node, the leader or
-//! a majority), `pause` (one random node or the leader), `loss` (1..=n receivers, 10-80%), `mix`
+//! Nemesis names: `partition` (a random shape each time), `kill` (one random node, the leader,
+//! a majority or all of them), `pause` (one random node or the leader), `loss` (1..=n receivers, 10-80%), `mix`
 //! (any of those four families), and by name: the shapes `random-halves`, `isolate-leader`,
 //! `isolate-one`, `majorities-ring`, `bridge`, `one-way`, and `kill-leader`, `pause-leader`,
-//! `kill-majority`. Stops: a partition or loss ends with `Heal`, a kill with `Restart`, a pause
+//! `kill-majority`, `kill-all`. Stops: a partition or loss ends with `Heal`, a kill with `Restart`, a pause
 //! with `Resume`. Without a known leader, a leader selector falls back to a random node.
 
 use std::time::Duration;
@@ -44,6 +44,9 @@ pub enum Nemesis {
     KillLeader,
     /// Kill a majority.
     KillMajority,
+    /// Kill every node at once (a power loss of the whole cluster: what un-fsynced data
+    /// cannot survive).
+    KillAll,
     /// Pause one random node or the leader.
     Pause,
     /// Pause the leader.
@@ -56,7 +59,7 @@ pub enum Nemesis {
 
 impl Nemesis {
     /// Every name [`Nemesis::parse`] accepts.
-    pub const NAMES: [&'static str; 14] = [
+    pub const NAMES: [&'static str; 15] = [
         "partition",
         "kill",
         "pause",
@@ -71,6 +74,7 @@ impl Nemesis {
         "kill-leader",
         "pause-leader",
         "kill-majority",
+        "kill-all",
     ];
 
     /// Parses a nemesis name.
@@ -85,6 +89,7 @@ impl Nemesis {
             "kill-leader" => Nemesis::KillLeader,
             "pause-leader" => Nemesis::PauseLeader,
             "kill-majority" => Nemesis::KillMajority,
+            "kill-all" => Nemesis::KillAll,
             other => match shapes.iter().find(|k| k.name() == other) {
                 Some(k) => Nemesis::Shape(*k),
                 None => {
@@ -213,7 +218,12 @@ impl Schedule {
                 Fault::Heal,
             )),
             Nemesis::Kill => {
-                let pick = [Nemesis::KillLeader, Nemesis::KillMajority, Nemesis::Kill];
+                let pick = [
+                    Nemesis::KillLeader,
+                    Nemesis::KillMajority,
+                    Nemesis::KillAll,
+                    Nemesis::Kill,
+                ];
                 match pick[self.rng.gen_range(0..pick.len())] {
                     Nemesis::Kill => {
                         let node = self.one(None);
@@ -233,6 +243,7 @@ impl Schedule {
                 shuffled.sort_by_key(|n| (n.len(), n.clone()));
                 self.kill(shuffled)
             }
+            Nemesis::KillAll => self.kill(self.nodes.clone()),
             Nemesis::Pause | Nemesis::PauseLeader => {
                 let use_leader = nemesis == Nemesis::PauseLeader || self.rng.gen_bool(0.5);
                 let node = self.one(if use_leader { leader } else { None });

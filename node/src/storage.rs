@@ -19,9 +19,13 @@
 //! record and a warning is logged. A bad record *followed by valid ones* is not a torn tail but
 //! corruption in the middle: that is an error naming the file and the offset, never used.
 //!
-//! **Planted bug `no-fsync`** (`no_fsync = true`): every `fsync`/`sync_data` is skipped, so the
-//! node acknowledges votes and appends that a power loss (or a SIGKILL followed by page-cache
-//! loss) can take back. Used to measure whether faultline catches lost acknowledged writes.
+//! **Planted bug `no-fsync`** (`no_fsync = true`): every `fsync`/`sync_data` is skipped, and
+//! log records stay in the process's own write buffer until [`NO_FSYNC_BUFFER_BYTES`] have
+//! piled up (the classic "buffered writer, never flushed nor synced before acking" mistake), so
+//! the node acknowledges votes and appends that a crash takes back. Skipping `fsync` alone would
+//! only show after a power loss (the page cache survives a SIGKILL); the user-space buffer makes
+//! the same mistake visible to a SIGKILL, which is the crash faultline's `kill` nemesis can
+//! inflict. Used to measure whether faultline catches lost acknowledged writes.
 //!
 //! Payloads are opaque bytes here (the runtime serialises the core's types with serde_json):
 //! storage knows framing and durability, not Raft.
@@ -29,6 +33,10 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+
+/// With the planted bug `no-fsync`, records are written to the file only once this many bytes
+/// are buffered.
+pub const NO_FSYNC_BUFFER_BYTES: usize = 64 << 10;
 
 /// Bytes of a record header: len, crc, index.
 const HEADER_BYTES: u64 = 16;
@@ -195,6 +203,9 @@ impl Storage {
 
     /// Writes buffered records and makes them durable (one `sync_data` for the whole batch).
     pub fn sync(&mut self) -> Result<(), StorageError> {
+        if self.no_fsync && self.pending.len() < NO_FSYNC_BUFFER_BYTES {
+            return Ok(()); // planted bug: acknowledged while still in our own buffer
+        }
         self.flush_pending()?;
         if !self.no_fsync {
             self.log
@@ -383,6 +394,28 @@ mod tests {
         assert_eq!(rec.entries.len(), 5);
         assert_eq!(rec.entries[4], (5, b"entry-5".to_vec()));
         assert_eq!(rec.hard_state.as_deref(), Some(&b"term 3"[..]));
+    }
+
+    #[test]
+    fn with_the_planted_no_fsync_bug_a_crash_loses_acknowledged_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut s, _) = Storage::open(dir.path(), true).unwrap();
+        fill(&mut s, 1..=5);
+        drop(s); // a SIGKILL: nothing runs after the last acknowledged sync
+        let (_, rec) = Storage::open(dir.path(), true).unwrap();
+        assert!(
+            rec.entries.is_empty(),
+            "{} entries survived",
+            rec.entries.len()
+        );
+        // Past the buffer's size, records reach the file (and survive a process crash).
+        let (mut s, _) = Storage::open(dir.path(), true).unwrap();
+        let big = vec![b'x'; NO_FSYNC_BUFFER_BYTES];
+        s.append(1, &big);
+        s.sync().unwrap();
+        drop(s);
+        let (_, rec) = Storage::open(dir.path(), true).unwrap();
+        assert_eq!(rec.entries.len(), 1);
     }
 
     #[test]
