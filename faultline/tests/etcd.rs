@@ -7,7 +7,7 @@
 //! a passing test that ran nothing would hide that etcd was never exercised.
 
 use faultline::adapter::etcd_probe::{
-    leader_probe_loop, member_names, probe_status, LeaderSample, MemberStatus,
+    member_names, probe_loop, probe_status, CurrentLeader, LeaderSample, MemberStatus, ProbeEvent,
 };
 use faultline::adapter::{
     Client, ClientOptions, Completion, Connector, DirectConnector, Invocation, OpKind,
@@ -336,13 +336,19 @@ async fn three_members_probe_sees_a_new_leader_after_the_leader_is_killed() {
     cluster.wait_for_leader().await;
     let samples: Arc<Mutex<Vec<LeaderSample>>> = Arc::default();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let sink = samples.clone();
-    let probe = tokio::spawn(leader_probe_loop(
+    let current: Arc<Mutex<CurrentLeader>> = Arc::default();
+    let (sink, view) = (samples.clone(), current.clone());
+    let probe = tokio::spawn(probe_loop(
         cluster.nodes(),
         connector(),
         Duration::from_millis(100),
         stop_rx,
-        move |s| sink.lock().unwrap().push(s),
+        move |event| {
+            view.lock().unwrap().observe(&event);
+            if let ProbeEvent::Leader(s) = event {
+                sink.lock().unwrap().push(s);
+            }
+        },
     ));
 
     // Every member serves reads and writes (followers forward to the leader).
@@ -374,6 +380,12 @@ async fn three_members_probe_sees_a_new_leader_after_the_leader_is_killed() {
     let first = seen(&samples).expect("the probe reported a leader");
     assert_eq!(first.event, "leader");
     assert_eq!(first.node, first.reported_by);
+    let aimed = current.lock().unwrap().current();
+    assert_eq!(
+        aimed.as_deref(),
+        Some(first.node.as_str()),
+        "the leader to aim at"
+    );
 
     // Throughput, for a figure (not asserted): 1 client, then 10 concurrent ones spread over
     // the members, writes for a fixed time each.
@@ -440,6 +452,12 @@ async fn three_members_probe_sees_a_new_leader_after_the_leader_is_killed() {
         )
     });
     assert!(second.term > first.term);
+    let aimed = current.lock().unwrap().current();
+    assert_eq!(
+        aimed.as_deref(),
+        Some(second.node.as_str()),
+        "the leader to aim at"
+    );
     // Election safety as the checker will see it: one leader per term in the samples.
     let lines: String = all.iter().map(|s| s.to_json_line() + "\n").collect();
     let events = checker::election::parse_leader_events(lines.as_bytes(), "probe").unwrap();

@@ -271,6 +271,61 @@ impl LeaderFilter {
     }
 }
 
+/// What the probe saw, for [`probe_loop`]'s sink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeEvent {
+    /// A confirmed leader: for the election-safety checker (and reports).
+    Leader(LeaderSample),
+    /// One member's raw status, every poll: for [`CurrentLeader`] (whom to isolate or kill).
+    Status {
+        /// The member polled.
+        node: String,
+        /// What it said.
+        status: MemberStatus,
+    },
+    /// A poll of `node` got no answer (down, paused, cut off, or too slow).
+    Unreachable {
+        /// The member polled.
+        node: String,
+    },
+}
+
+/// The leader to aim faults at, from raw statuses: the member that most recently said "I am
+/// the leader" with the highest term, among those whose last poll still said so. Unlike
+/// [`LeaderFilter`] this needs no proof (a wrong guess only aims a fault at a follower), and
+/// it is never used for the election-safety check. No I/O.
+#[derive(Debug, Default, Clone)]
+pub struct CurrentLeader {
+    /// node -> (term, poll sequence number) of its latest self-claim.
+    claims: BTreeMap<String, (u64, u64)>,
+    seq: u64,
+}
+
+impl CurrentLeader {
+    /// Feeds one probe event.
+    pub fn observe(&mut self, event: &ProbeEvent) {
+        self.seq += 1;
+        match event {
+            ProbeEvent::Status { node, status } if status.leader_id == Some(status.member_id) => {
+                self.claims
+                    .insert(node.clone(), (status.raft_term, self.seq));
+            }
+            ProbeEvent::Status { node, .. } | ProbeEvent::Unreachable { node } => {
+                self.claims.remove(node);
+            }
+            ProbeEvent::Leader(_) => {}
+        }
+    }
+
+    /// The current leader's node name, if some member claims to lead.
+    pub fn current(&self) -> Option<String> {
+        self.claims
+            .iter()
+            .max_by_key(|(_, claim)| **claim)
+            .map(|(node, _)| node.clone())
+    }
+}
+
 /// Polls every member every `interval` until `stop` turns true (or its sender is dropped)
 /// and hands each confirmed leader to `sink`. Members are polled by one task each, so a
 /// paused member delays nobody. Meant to run beside the clients for a whole test run.
@@ -278,8 +333,24 @@ pub async fn leader_probe_loop(
     nodes: Vec<(String, SocketAddr)>,
     connector: Arc<dyn Connector>,
     interval: Duration,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
     mut sink: impl FnMut(LeaderSample),
+) {
+    probe_loop(nodes, connector, interval, stop, |event| {
+        if let ProbeEvent::Leader(sample) = event {
+            sink(sample);
+        }
+    })
+    .await
+}
+
+/// [`leader_probe_loop`] with every raw status too (for [`CurrentLeader`]).
+pub async fn probe_loop(
+    nodes: Vec<(String, SocketAddr)>,
+    connector: Arc<dyn Connector>,
+    interval: Duration,
+    mut stop: watch::Receiver<bool>,
+    mut sink: impl FnMut(ProbeEvent),
 ) {
     let (tx, mut rx) = mpsc::channel(nodes.len().max(1) * 4);
     let mut pollers = JoinSet::new();
@@ -310,17 +381,22 @@ pub async fn leader_probe_loop(
             polled = rx.recv() => match polled {
                 None => break,
                 Some((i, Ok(status))) => {
-                    if let Some((_, term)) = filters[i].observe(status) {
-                        let name = nodes[i].0.clone();
-                        sink(LeaderSample {
+                    let node = nodes[i].0.clone();
+                    let confirmed = filters[i].observe(status);
+                    sink(ProbeEvent::Status { node: node.clone(), status });
+                    if let Some((_, term)) = confirmed {
+                        sink(ProbeEvent::Leader(LeaderSample {
                             event: "leader",
-                            node: name.clone(),
+                            node: node.clone(),
                             term,
-                            reported_by: name,
-                        });
+                            reported_by: node,
+                        }));
                     }
                 }
-                Some((i, Err(_))) => filters[i].forget(),
+                Some((i, Err(_))) => {
+                    filters[i].forget();
+                    sink(ProbeEvent::Unreachable { node: nodes[i].0.clone() });
+                }
             },
         }
     }
@@ -407,6 +483,28 @@ mod tests {
         f.observe(st(3, 3, 4, 10, 10));
         f.forget();
         assert_eq!(f.observe(st(3, 3, 4, 11, 11)), None);
+    }
+
+    #[test]
+    fn the_current_leader_is_the_latest_highest_term_self_claim() {
+        let status = |node: &str, s: MemberStatus| ProbeEvent::Status {
+            node: node.into(),
+            status: s,
+        };
+        let mut c = CurrentLeader::default();
+        assert_eq!(c.current(), None);
+        c.observe(&status("n2", st(2, 1, 3, 5, 5)));
+        assert_eq!(c.current(), None, "a follower's view is not a claim");
+        c.observe(&status("n1", st(1, 1, 3, 5, 5)));
+        assert_eq!(c.current().as_deref(), Some("n1"));
+        // An isolated old leader still claims term 3; n3 won term 4.
+        c.observe(&status("n3", st(3, 3, 4, 6, 6)));
+        c.observe(&status("n1", st(1, 1, 3, 5, 5)));
+        assert_eq!(c.current().as_deref(), Some("n3"));
+        c.observe(&ProbeEvent::Unreachable { node: "n3".into() });
+        assert_eq!(c.current().as_deref(), Some("n1"));
+        c.observe(&status("n1", st(1, 3, 4, 6, 6)));
+        assert_eq!(c.current(), None);
     }
 
     #[test]
