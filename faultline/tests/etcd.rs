@@ -7,7 +7,8 @@
 //! a passing test that ran nothing would hide that etcd was never exercised.
 
 use faultline::adapter::etcd_probe::{
-    member_names, probe_loop, probe_status, CurrentLeader, LeaderSample, MemberStatus, ProbeEvent,
+    member_names, probe_loop, probe_status, wait_for_leader, CurrentLeader, LeaderSample,
+    MemberStatus, ProbeEvent,
 };
 use faultline::adapter::{
     Client, ClientOptions, Completion, Connector, DirectConnector, Invocation, OpKind,
@@ -175,28 +176,15 @@ impl Cluster {
 
     /// Waits until every running member names the same leader; returns every status.
     async fn wait_for_leader(&self) -> Vec<MemberStatus> {
-        let deadline = Instant::now() + ELECTION_WAIT;
-        loop {
-            let mut statuses = Vec::new();
-            for m in self.members.iter().filter(|m| m.child.is_some()) {
-                if let Ok(s) = probe_status(connector(), m.client, OP_TIMEOUT).await {
-                    statuses.push(s);
-                }
-            }
-            let running = self.members.iter().filter(|m| m.child.is_some()).count();
-            let leader = statuses.first().and_then(|s| s.leader_id);
-            if statuses.len() == running
-                && leader.is_some()
-                && statuses.iter().all(|s| s.leader_id == leader)
-            {
-                return statuses;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no agreed leader within {ELECTION_WAIT:?}: {statuses:?}\n{}",
-                self.log_tail()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        let running: Vec<(String, SocketAddr)> = self
+            .members
+            .iter()
+            .filter(|m| m.child.is_some())
+            .map(|m| (m.name.clone(), m.client))
+            .collect();
+        match wait_for_leader(&running, connector(), ELECTION_WAIT).await {
+            Ok((_, statuses)) => statuses,
+            Err(e) => panic!("{e}\n{}", self.log_tail()),
         }
     }
 }
@@ -249,6 +237,11 @@ async fn one_member_reads_writes_and_cas() {
     let me = statuses[0].member_id;
     assert_eq!(statuses[0].leader_id, Some(me), "a lone member leads");
     assert!(statuses[0].raft_term >= 1);
+    let direct = probe_status(connector(), cluster.members[0].client, OP_TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!((direct.member_id, direct.leader_id), (me, Some(me)));
+    assert_eq!(direct.member_id_hex(), format!("{me:x}"));
     let names = member_names(connector(), cluster.members[0].client, OP_TIMEOUT)
         .await
         .unwrap();

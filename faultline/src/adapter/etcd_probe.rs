@@ -187,6 +187,55 @@ pub async fn member_names(
     Prober::new(connector, addr, timeout).members().await
 }
 
+/// Waits until every member of `nodes` answers and all name the same leader, polling every
+/// 100 ms for at most `timeout`: etcd accepts TCP connections before it serves, so a
+/// `tcp-connect` readiness check is not enough to start clients on. Returns the leader's node
+/// name and every member's status (in `nodes`' order).
+pub async fn wait_for_leader(
+    nodes: &[(String, SocketAddr)],
+    connector: Arc<dyn Connector>,
+    timeout: Duration,
+) -> Result<(String, Vec<MemberStatus>), ProbeError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let poll = Duration::from_millis(100);
+    let mut last = String::from("no member polled");
+    loop {
+        let mut statuses = Vec::new();
+        for (name, addr) in nodes {
+            match probe_status(connector.clone(), *addr, PROBE_TIMEOUT_MIN).await {
+                Ok(s) => statuses.push(s),
+                Err(e) => {
+                    last = format!("{name}: {}", e.message);
+                    break;
+                }
+            }
+        }
+        if statuses.len() == nodes.len() {
+            let leader = statuses.first().and_then(|s| s.leader_id);
+            let agreed = leader.is_some() && statuses.iter().all(|s| s.leader_id == leader);
+            let named = statuses.iter().position(|s| Some(s.member_id) == leader);
+            match (agreed, named) {
+                (true, Some(i)) => return Ok((nodes[i].0.clone(), statuses)),
+                _ => {
+                    last = format!(
+                        "members name leaders {:?}",
+                        statuses.iter().map(|s| s.leader_id).collect::<Vec<_>>()
+                    )
+                }
+            }
+        }
+        if tokio::time::Instant::now() + poll > deadline {
+            return Err(ProbeError {
+                addr: nodes
+                    .first()
+                    .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |n| n.1),
+                message: format!("no agreed leader within {timeout:?}: {last}"),
+            });
+        }
+        tokio::time::sleep(poll).await;
+    }
+}
+
 /// The gateway prints 64-bit integers as strings; accept numbers too. Absent is 0 (proto3).
 fn u64_field(v: &Value, names: &[&str]) -> Result<u64, String> {
     for name in names {
