@@ -11,9 +11,11 @@ SYSTEM_TOOLS := ip:iproute2 iptables:iptables
 
 test: deps fmt clippy unit
 
-# System tools of the nemesis end-to-end tests (iproute2, iptables): installed when missing.
+# System tools of the nemesis end-to-end tests (iproute2, iptables) and etcd for faultline's
+# etcd tests (Debian's etcd-server): installed when missing.
 deps:
 	@scripts/ensure-deps.sh $(SYSTEM_TOOLS)
+	@scripts/ensure-etcd.sh
 
 fmt:
 	$(CARGO) fmt --all --check

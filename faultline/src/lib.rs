@@ -1,7 +1,7 @@
 //! The `faultline` library: the parts of a test run, used by the `faultline` binary.
 //!
 //! - [`spec`]: system specs (`systems/*.toml`);
-//! - [`adapter`]: client adapters (`jsonl-tcp`);
+//! - [`adapter`]: client adapters (`jsonl-tcp`, `etcd-v3`) and the etcd leader probe;
 //! - [`workload`]: the generator and the client loop;
 //! - [`recorder`]: the flushing history recorder;
 //! - [`store`]: the store layout;

@@ -29,8 +29,12 @@ pub const PLACEHOLDERS: &[&str] = &["id", "ip", "peers", "data_dir", "bin"];
 pub struct SystemSpec {
     /// The system's name, used in store paths (`store/<name>-<nemesis>/...`).
     pub name: String,
-    /// The client adapter: `jsonl-tcp` (Maelstrom lin-kv bodies over TCP).
+    /// The client adapter: `jsonl-tcp` (Maelstrom lin-kv bodies over TCP) or `etcd-v3`.
     pub client: Adapter,
+    /// How reads are asked for: `linearizable` (default) or `serializable` (`etcd-v3` only:
+    /// served from a member's local state, so stale reads are allowed by the system itself).
+    #[serde(default)]
+    pub reads: Reads,
     /// Command line that starts one node (split on whitespace after rendering).
     pub start: String,
     /// Where clients connect, e.g. `{ip}:7000`.
@@ -66,6 +70,30 @@ fn default_ready_timeout() -> f64 {
 pub enum Adapter {
     /// One JSON object per line each way (DESIGN.md, "Client protocol").
     JsonlTcp,
+    /// etcd's v3 JSON gateway over HTTP/1.1 (`crate::adapter::etcd_v3`).
+    EtcdV3,
+}
+
+impl Adapter {
+    /// The name used in spec files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Adapter::JsonlTcp => "jsonl-tcp",
+            Adapter::EtcdV3 => "etcd-v3",
+        }
+    }
+}
+
+/// The consistency clients ask for on reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reads {
+    /// Reads see every write that completed before they started (the default).
+    #[default]
+    Linearizable,
+    /// Reads may be served from a member's local, possibly stale, state (etcd's
+    /// `serializable`); a linearizability checker is expected to catch the stale ones.
+    Serializable,
 }
 
 /// Readiness checks.
@@ -83,6 +111,9 @@ pub enum Ready {
 pub enum LeaderEvents {
     /// The node prints `{"event":"leader","node":"n1","term":T}` lines on stdout.
     StdoutJsonl,
+    /// Sampled by polling every etcd member's status
+    /// (`crate::adapter::etcd_probe::leader_probe_loop`).
+    EtcdProbe,
     /// None: election safety is reported as not checked.
     #[default]
     None,
@@ -144,6 +175,19 @@ impl SystemSpec {
             return Err(format!(
                 "field `name`: expected a non-empty name without '/' or spaces, found {:?}",
                 spec.name
+            ));
+        }
+        if spec.reads == Reads::Serializable && spec.client != Adapter::EtcdV3 {
+            return Err(format!(
+                "field `reads`: \"serializable\" is only supported by client = \"etcd-v3\", \
+                 not {:?}",
+                spec.client.name()
+            ));
+        }
+        if spec.leader_events == LeaderEvents::EtcdProbe && spec.client != Adapter::EtcdV3 {
+            return Err(format!(
+                "field `leader_events`: \"etcd-probe\" needs client = \"etcd-v3\", not {:?}",
+                spec.client.name()
             ));
         }
         if spec.start.split_whitespace().next().is_none() {
@@ -258,6 +302,44 @@ leader_events = "stdout-jsonl"
         assert!(err.contains("strat"), "{err}");
         let err = SystemSpec::parse(&GOOD.replace("jsonl-tcp", "grpc")).unwrap_err();
         assert!(err.contains("grpc"), "{err}");
+    }
+
+    #[test]
+    fn reads_default_to_linearizable_and_reject_unknown_values() {
+        let etcd = GOOD.replace("jsonl-tcp", "etcd-v3");
+        assert_eq!(SystemSpec::parse(&etcd).unwrap().reads, Reads::Linearizable);
+        let ser = format!("{etcd}reads = \"serializable\"\n");
+        assert_eq!(SystemSpec::parse(&ser).unwrap().reads, Reads::Serializable);
+        let err = SystemSpec::parse(&format!("{etcd}reads = \"stale\"\n")).unwrap_err();
+        assert!(err.contains("reads") && err.contains("stale"), "{err}");
+        assert!(err.contains("linearizable"), "{err}");
+        let err = SystemSpec::parse(&format!("{GOOD}reads = \"serializable\"\n")).unwrap_err();
+        assert!(err.contains("field `reads`"), "{err}");
+    }
+
+    #[test]
+    fn parses_the_etcd_specs() {
+        for (file, reads) in [
+            ("etcd.toml", Reads::Linearizable),
+            ("etcd-serializable.toml", Reads::Serializable),
+        ] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../systems")
+                .join(file);
+            let spec = SystemSpec::load(&path).unwrap();
+            assert_eq!(spec.client, Adapter::EtcdV3);
+            assert_eq!(spec.reads, reads);
+            assert_eq!(spec.leader_events, LeaderEvents::EtcdProbe);
+            let all = nodes();
+            let cmd = spec.start_command(&all[0], &all, Path::new("/b"));
+            assert_eq!(cmd[0], "etcd");
+            let cluster = cmd.iter().position(|a| a == "--initial-cluster").unwrap();
+            assert_eq!(
+                cmd[cluster + 1],
+                "n1=http://10.1.2.1:2380,n2=http://10.1.2.2:2380,n3=http://10.1.2.3:2380"
+            );
+            assert_eq!(spec.client_addr(&all[2], Path::new("/b")), "10.1.2.3:2379");
+        }
     }
 
     #[test]

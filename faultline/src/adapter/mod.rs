@@ -4,6 +4,8 @@
 //! not know: an answer it did not get is `Info`, never a guess. A new adapter is a new variant
 //! of [`Client`] and a new `spec::Adapter`; nothing else changes.
 
+pub mod etcd_probe;
+pub mod etcd_v3;
 pub mod jsonl_tcp;
 
 use std::future::Future;
@@ -78,16 +80,48 @@ impl Connector for DirectConnector {
     }
 }
 
+/// Adapter settings that come from the system spec, beyond the adapter's name.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientOptions {
+    /// The read consistency to ask for (`etcd-v3` honours `serializable`).
+    pub reads: crate::spec::Reads,
+}
+
+impl ClientOptions {
+    /// The options `spec` asks for.
+    pub fn from_spec(spec: &crate::spec::SystemSpec) -> ClientOptions {
+        ClientOptions { reads: spec.reads }
+    }
+}
+
 /// A client of some adapter.
 pub enum Client {
     /// `jsonl-tcp`.
     JsonlTcp(jsonl_tcp::JsonlTcpClient),
+    /// `etcd-v3`.
+    EtcdV3(etcd_v3::EtcdV3Client),
 }
 
 impl Client {
-    /// Builds a client for `adapter`.
+    /// Builds a client for `adapter` with default options (linearizable reads).
     pub fn new(
         adapter: crate::spec::Adapter,
+        nodes: Vec<(String, SocketAddr)>,
+        first: usize,
+        connector: Arc<dyn Connector>,
+        client_id: String,
+        timeout: Duration,
+    ) -> Client {
+        let options = ClientOptions::default();
+        Client::with_options(
+            adapter, options, nodes, first, connector, client_id, timeout,
+        )
+    }
+
+    /// Builds a client for `adapter` with the spec's `options` (see [`ClientOptions::from_spec`]).
+    pub fn with_options(
+        adapter: crate::spec::Adapter,
+        options: ClientOptions,
         nodes: Vec<(String, SocketAddr)>,
         first: usize,
         connector: Arc<dyn Connector>,
@@ -98,6 +132,13 @@ impl Client {
             crate::spec::Adapter::JsonlTcp => Client::JsonlTcp(jsonl_tcp::JsonlTcpClient::new(
                 nodes, first, connector, client_id, timeout,
             )),
+            crate::spec::Adapter::EtcdV3 => Client::EtcdV3(etcd_v3::EtcdV3Client::new(
+                nodes,
+                first,
+                connector,
+                timeout,
+                options.reads,
+            )),
         }
     }
 
@@ -105,6 +146,7 @@ impl Client {
     pub async fn invoke(&mut self, inv: &Invocation) -> Completion {
         match self {
             Client::JsonlTcp(c) => c.invoke(inv).await,
+            Client::EtcdV3(c) => c.invoke(inv).await,
         }
     }
 
@@ -112,6 +154,7 @@ impl Client {
     pub fn rotate(&mut self) {
         match self {
             Client::JsonlTcp(c) => c.rotate(),
+            Client::EtcdV3(c) => c.rotate(),
         }
     }
 }
