@@ -276,6 +276,9 @@ pub enum BenchWhat {
         /// Skip the browser measurement.
         #[arg(long)]
         no_browser: bool,
+        /// Keep the pages in this directory (default: a temporary one, removed).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
     },
     /// Internal: load and check one file, print time and peak RSS as JSON (run in a fresh process
     /// so that peak RSS belongs to this case alone).

@@ -36,8 +36,14 @@ pub fn serve(args: &ServeArgs) -> Result<Exit> {
 }
 
 /// `faultline bench report`: page size and render times of run-shaped histories.
-pub fn bench_report(ops: &[usize], with_browser: bool) -> Result<Exit> {
-    let dir = tempfile::tempdir().context("create a temporary directory")?;
+pub fn bench_report(
+    ops: &[usize],
+    with_browser: bool,
+    out: Option<&std::path::Path>,
+) -> Result<Exit> {
+    let tmp = tempfile::tempdir().context("create a temporary directory")?;
+    let dir = out.unwrap_or(tmp.path());
+    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
     for &n in ops {
         let started = Instant::now();
         let history = report::sample::run_shaped(n);
@@ -58,7 +64,7 @@ pub fn bench_report(ops: &[usize], with_browser: bool) -> Result<Exit> {
             command: Some(format!("faultline bench report --ops {n}")),
         });
         let render_ms = rendering.elapsed().as_secs_f64() * 1e3;
-        let path = dir.path().join(format!("report-{n}.html"));
+        let path = dir.join(format!("report-{n}.html"));
         std::fs::write(&path, &page).with_context(|| format!("write {}", path.display()))?;
         let mut line = format!(
             "{n} ops: page {:.2} MB, generated in {:.0} ms, checked ({}) , rendered in {render_ms:.0} ms",

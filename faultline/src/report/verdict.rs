@@ -261,7 +261,7 @@ pub fn linearization_svg(history: &History, c: &Counterexample) -> String {
     let (left_px, top_px, lane_px) = (92.0, 16.0, 34.0);
     let x = |r: f64| left_px + r * col_px;
     let y = |p: u64| top_px + lanes.get(&p).copied().unwrap_or(0) as f64 * lane_px;
-    let width = x(end_rank as f64 + 1.0) + 16.0;
+    let width = (x(end_rank as f64 + 1.0) + 16.0).max(720.0);
     let height = top_px + lanes.len() as f64 * lane_px + 40.0;
     let prefix_pos: BTreeMap<usize, usize> = c
         .longest_prefix
@@ -331,7 +331,7 @@ pub fn linearization_svg(history: &History, c: &Counterexample) -> String {
         .map(|(r, sub, o)| {
             let n = per_rank.get(r).copied().unwrap_or(1) as f64;
             let px = x(*r as f64) + col_px * (*sub as f64 + 1.0) / (n + 1.0);
-            (px, y(o.process) + 15.0)
+            (px, y(o.process) + 26.0)
         })
         .collect();
     if coords.len() > 1 {
