@@ -154,8 +154,8 @@
     meta.leaders.forEach(function (m) {
       if (m.time < vt0 || m.time > vt1) return;
       var x = xOf(m.time);
-      ctx.beginPath(); ctx.moveTo(x, AXIS_PX - 8); ctx.lineTo(x, H); ctx.stroke();
-      ctx.fillText(m.node + ' t' + m.term, x + 2, AXIS_PX - 10);
+      ctx.beginPath(); ctx.moveTo(x, AXIS_PX); ctx.lineTo(x, H); ctx.stroke();
+      ctx.fillText('leader ' + m.node + ' t' + m.term, x + 2, H - 4);
     });
     ctx.setLineDash([]);
     ctx.restore();
@@ -344,6 +344,8 @@
   draw();
   root.setAttribute('data-lanes', String(lanes));
   root.setAttribute('data-ops', String(n));
+  root.setAttribute('data-bands', String(meta.bands.length));
+  root.setAttribute('data-leaders', String(meta.leaders.length));
   root.setAttribute('data-decode-ms', (performance.now() - tDecode).toFixed(1));
   root.setAttribute('data-ready-ms', performance.now().toFixed(1));
 })();
