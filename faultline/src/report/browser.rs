@@ -32,6 +32,9 @@ pub fn find() -> Option<PathBuf> {
 /// Chromium's path, installing Debian's package first when it is missing and we are root (the
 /// test set-up of issue 7). The error says exactly what to run.
 pub fn ensure() -> Result<PathBuf> {
+    // One install at a time: parallel tests would otherwise race for dpkg's lock.
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(p) = find() {
         return Ok(p);
     }

@@ -20,7 +20,8 @@
 //! | output | a value, or 5 "same as the input", or 6 "none" (fail and info) |
 //!
 //! A value is a tag varint: 0 null, 1 unknown, 2 int (zigzag varint follows), 3 string-table
-//! index follows (the value's text), 4 a list of ints (length, then zigzag varints).
+//! index follows (the value's text), 4 a list of ints (length, then zigzag varints), 7 a pair of
+//! ints (a cas's `[from, to]`: two zigzag varints).
 //! [`decode`] is the inverse, used by the tests to pair every encode with a decode.
 
 use histories::{History, Op, Outcome, Value, F};
@@ -50,6 +51,7 @@ const TAG_TEXT: u8 = 3;
 const TAG_LIST: u8 = 4;
 const TAG_SAME: u8 = 5;
 const TAG_NONE: u8 = 6;
+const TAG_PAIR: u8 = 7;
 
 /// The time axis of a history: microseconds when every op has times, else event positions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +140,14 @@ impl Encoder {
             Value::Int(i) => {
                 self.varint(TAG_INT.into());
                 self.zigzag(*i);
+            }
+            Value::List(items)
+                if items.len() == 2 && items.iter().all(|i| matches!(i, Value::Int(_))) =>
+            {
+                self.varint(TAG_PAIR.into());
+                for item in items {
+                    self.zigzag(item.as_int().unwrap_or(0));
+                }
             }
             Value::List(items)
                 if items.len() <= INLINE_LIST_LEN_MAX
@@ -268,6 +278,7 @@ impl Reader<'_> {
                     .collect();
                 Some(format!("[{}]", items?.join(" ")))
             }
+            TAG_PAIR => Some(format!("[{} {}]", self.zigzag()?, self.zigzag()?)),
             TAG_SAME => input.cloned(),
             TAG_NONE => None,
             _ => return None,
@@ -381,6 +392,8 @@ mod tests {
 {\"type\":\"ok\",\"process\":3,\"time\":1400100,\"f\":\"write\",\"key\":\"k1\",\"value\":5}
 {\"type\":\"invoke\",\"process\":4,\"time\":1500000,\"f\":\"cas\",\"key\":\"k1\",\"value\":[5,-6]}
 {\"type\":\"invoke\",\"process\":5,\"time\":1600000,\"f\":\"read\",\"key\":\"k2\",\"value\":null}
+{\"type\":\"invoke\",\"process\":6,\"time\":1600001,\"f\":\"txn\",\"value\":[1,2,3]}
+{\"type\":\"fail\",\"process\":6,\"time\":1600002,\"f\":\"txn\",\"value\":[1,2,3]}
 {\"type\":\"ok\",\"process\":5,\"time\":1700000,\"f\":\"read\",\"key\":\"k2\",\"value\":\"x\"}
 {\"type\":\"info\",\"process\":4,\"time\":2500000,\"f\":\"cas\",\"key\":\"k1\",\"value\":[5,-6],\"error\":\"timeout\"}
 ";
@@ -389,7 +402,9 @@ mod tests {
             .history;
         let enc = encode(&h, Axis::of(&h));
         let ops = decode(&enc).unwrap();
-        assert_eq!(ops.len(), 3);
+        assert_eq!(ops.len(), 4);
+        assert_eq!(ops[3].input, "[1 2 3]");
+        assert_eq!(ops[3].outcome, 1);
         assert_eq!(ops[0].call, 1200);
         assert_eq!(ops[0].ret, Some(1400));
         assert_eq!(ops[0].output.as_deref(), Some("5"));

@@ -62,6 +62,8 @@ const STYLE: &str = include_str!("report.css");
 
 /// Prefix ops listed in the page's data for highlighting (the drawing shows fewer).
 const PREFIX_IDS_MAX: usize = 1_000;
+/// Ops of the shrunk sub-history outlined on the timeline (an unfinished shrink may leave many).
+const MINIMAL_IDS_MAX: usize = 10_000;
 
 /// Everything one page is drawn from.
 pub struct ReportInput<'a> {
@@ -186,7 +188,7 @@ fn timeline_section(input: &ReportInput, axis: Axis, end: u64, bands: &[timeline
         json!({
             "op": c.op.id,
             "key": c.key,
-            "minimal": c.minimal.iter().map(|m| m.id).collect::<Vec<_>>(),
+            "minimal": c.minimal.iter().take(MINIMAL_IDS_MAX).map(|m| m.id).collect::<Vec<_>>(),
             "prefix": c.longest_prefix[tail..].iter().map(|m| m.id).collect::<Vec<_>>(),
             "states": c.possible_states,
             "text": c.op.text,

@@ -27,6 +27,7 @@
     var tag = uv();
     if (tag === 2 || tag === 3) uv();
     else if (tag === 4) { var k = uv(); for (var j = 0; j < k; j++) uv(); }
+    else if (tag === 7) { uv(); uv(); }
   }
   var call = new Float64Array(n), ret = new Float64Array(n), proc = new Float64Array(n);
   var code = new Uint8Array(n), key = new Int32Array(n), off = new Uint32Array(n);
@@ -251,6 +252,7 @@
       case 2: return String(zz());
       case 3: return strings[uv()];
       case 4: var k = uv(), a = []; for (var j = 0; j < k; j++) a.push(zz()); return '[' + a.join(' ') + ']';
+      case 7: var p0 = zz(); return '[' + p0 + ' ' + zz() + ']';
       case 5: return undefined;
       default: return null;
     }

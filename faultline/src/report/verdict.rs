@@ -23,6 +23,12 @@ use std::fmt::Write;
 pub const PREFIX_DRAWN_MAX: usize = 20;
 /// Prefix ops listed.
 const PREFIX_LISTED_MAX: usize = 50;
+/// Ops of the shrunk sub-history listed (an unfinished shrink may leave a whole key's ops).
+const MINIMAL_LISTED_MAX: usize = 200;
+/// The shrunk sub-history is drawn only when it has at most this many ops.
+const MINIMAL_DRAWN_MAX: usize = 30;
+/// Lines of the text explanation shown.
+const TEXT_LINES_MAX: usize = 200;
 /// Ops concurrent with the failing op added to the drawing.
 const CONCURRENT_DRAWN_MAX: usize = 10;
 
@@ -183,14 +189,29 @@ pub fn counterexample_section(history: &History, check: &Report) -> String {
         },
         c.minimal.len()
     );
-    for m in &c.minimal {
+    for m in c.minimal.iter().take(MINIMAL_LISTED_MAX) {
         let _ = write!(s, "{}", op_item(m));
     }
+    if c.minimal.len() > MINIMAL_LISTED_MAX {
+        let _ = write!(
+            s,
+            "<li>... and {} more</li>",
+            c.minimal.len() - MINIMAL_LISTED_MAX
+        );
+    }
     s.push_str("</ul>\n");
+    let lines: Vec<&str> = c.text.lines().collect();
+    let mut text = lines[..lines.len().min(TEXT_LINES_MAX)].join("\n");
+    if lines.len() > TEXT_LINES_MAX {
+        text.push_str(&format!(
+            "\n... {} more lines",
+            lines.len() - TEXT_LINES_MAX
+        ));
+    }
     let _ = writeln!(
         s,
         "<details><summary>as text</summary><pre>{}</pre></details>\n</section>",
-        esc(&c.text)
+        esc(&text)
     );
     s
 }
@@ -230,7 +251,9 @@ pub fn linearization_svg(history: &History, c: &Counterexample) -> String {
     let tail = &c.longest_prefix[c.longest_prefix.len().saturating_sub(PREFIX_DRAWN_MAX)..];
     let mut ids: BTreeSet<usize> = tail.iter().map(|p| p.id).collect();
     ids.insert(failing.id);
-    ids.extend(c.minimal.iter().map(|m| m.id));
+    if c.minimal.len() <= MINIMAL_DRAWN_MAX {
+        ids.extend(c.minimal.iter().map(|m| m.id));
+    }
     let concurrent = history
         .ops
         .iter()
