@@ -97,9 +97,30 @@ fn check_html_in_a_browser_shows_verdict_lanes_and_the_failing_op() {
             assert_eq!(marker, Some(op.clone()), "{name}: the failing op is marked");
             assert!(dom.contains(&format!("class=\"bar failing\" data-op=\"{op}\"")));
             assert!(dom.contains("cannot be linearized"));
+            hover_shows_the_failing_op(&page, &op);
         }
         screenshot(&page, name.trim_end_matches(".jsonl"));
     }
+}
+
+/// Moves the mouse onto the failing op's bar (just under its marker) and reads the tooltip.
+fn hover_shows_the_failing_op(page: &Path, op: &str) {
+    let probe = page.with_extension("hover.html");
+    let html = std::fs::read_to_string(page).unwrap().replace(
+        "</body></html>",
+        "<script>(function(){var m=document.getElementById('fl-failing-marker'),\
+         c=document.getElementById('fl-canvas'),r=m.getBoundingClientRect();\
+         c.dispatchEvent(new MouseEvent('mousemove',{clientX:r.left+3,clientY:r.bottom+6,\
+         bubbles:true}));var o=document.createElement('pre');o.id='hover-out';\
+         o.textContent=document.getElementById('fl-tooltip').textContent;\
+         document.body.appendChild(o);})();</script></body></html>",
+    );
+    std::fs::write(&probe, html).unwrap();
+    let dom = browser::dump_dom(&probe).unwrap_or_else(|e| panic!("{e:#}"));
+    let at = dom.find("<pre id=\"hover-out\">").expect("probe ran");
+    let tip = &dom[at..at + dom[at..].find("</pre>").unwrap()];
+    assert!(tip.contains(&format!("op {op} ")), "{tip}");
+    assert!(tip.contains("cannot be linearized"), "{tip}");
 }
 
 const HISTORY: &str = r#"{"faultline":1,"system":"raft-register","nemesis":"partition","seed":42,"command":["faultline","test","--seed","42"]}

@@ -53,11 +53,18 @@ const TAG_SAME: u8 = 5;
 const TAG_NONE: u8 = 6;
 const TAG_PAIR: u8 = 7;
 
-/// The time axis of a history: microseconds when every op has times, else event positions.
+/// Runs shorter than this are drawn in nanoseconds (else microseconds, a byte or two less per
+/// op in the stream): a hand-written history with times of a few hundred ns must not collapse.
+const NANOS_BELOW_NS: u64 = 1_000_000_000;
+
+/// The time axis of a history: its times when every op has them, else event positions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Axis {
-    /// `call_time`/`ret_time` in µs.
-    Micros,
+    /// `call_time`/`ret_time` divided by `ns_per_unit` (1: ns, 1000: µs).
+    Time {
+        /// Nanoseconds per unit of the axis.
+        ns_per_unit: u64,
+    },
     /// `call`/`ret` event positions (histories without times, as Knossos' fixtures).
     Events,
 }
@@ -65,27 +72,61 @@ pub enum Axis {
 impl Axis {
     /// Chooses the axis of `history`.
     pub fn of(history: &History) -> Axis {
-        if !history.ops.is_empty() && history.ops.iter().all(|o| o.call_time.is_some()) {
-            Axis::Micros
-        } else {
-            Axis::Events
+        if history.ops.is_empty() || history.ops.iter().any(|o| o.call_time.is_none()) {
+            return Axis::Events;
+        }
+        let last = history
+            .ops
+            .iter()
+            .map(|o| o.ret_time.or(o.call_time).unwrap_or(0))
+            .max()
+            .unwrap_or(0);
+        Axis::Time {
+            ns_per_unit: if last < NANOS_BELOW_NS { 1 } else { 1000 },
         }
     }
 
-    /// The unit's name for the page (`us` or `event`).
+    /// Microseconds (what long runs use).
+    pub const MICROS: Axis = Axis::Time { ns_per_unit: 1000 };
+
+    /// Whether the axis is time (not event order).
+    pub fn is_time(self) -> bool {
+        matches!(self, Axis::Time { .. })
+    }
+
+    /// The unit's name for the page (`ns`, `us` or `event`).
     pub fn unit(self) -> &'static str {
         match self {
-            Axis::Micros => "us",
+            Axis::Time { ns_per_unit: 1 } => "ns",
+            Axis::Time { .. } => "us",
             Axis::Events => "event",
         }
+    }
+
+    /// Nanoseconds per unit (1 for event positions, which have no duration).
+    pub fn ns_per_unit(self) -> u64 {
+        match self {
+            Axis::Time { ns_per_unit } => ns_per_unit.max(1),
+            Axis::Events => 1,
+        }
+    }
+
+    /// Units per second of a time axis.
+    pub fn per_second(self) -> f64 {
+        1e9 / self.ns_per_unit() as f64
+    }
+
+    /// A time in ns on this axis.
+    pub fn from_ns(self, ns: u64) -> u64 {
+        ns / self.ns_per_unit()
     }
 
     /// The op's call and completion on this axis.
     pub fn span(self, op: &Op) -> (u64, Option<u64>) {
         match self {
-            Axis::Micros => (
-                op.call_time.unwrap_or(0) / 1000,
-                op.ret_time.map(|t| t / 1000),
+            Axis::Time { .. } => (
+                self.from_ns(op.call_time.unwrap_or(0)),
+                op.ret_time.map(|t| self.from_ns(t)),
             ),
             Axis::Events => (op.call, op.ret),
         }
@@ -400,7 +441,9 @@ mod tests {
         let h = histories::parse_reader(text.as_bytes(), "t", Format::Jsonl)
             .unwrap()
             .history;
-        let enc = encode(&h, Axis::of(&h));
+        // A run shorter than a second is drawn in ns; force µs here to see the division.
+        assert_eq!(Axis::of(&h), Axis::Time { ns_per_unit: 1 });
+        let enc = encode(&h, Axis::MICROS);
         let ops = decode(&enc).unwrap();
         assert_eq!(ops.len(), 4);
         assert_eq!(ops[3].input, "[1 2 3]");

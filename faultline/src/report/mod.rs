@@ -197,6 +197,7 @@ fn timeline_section(input: &ReportInput, axis: Axis, end: u64, bands: &[timeline
     let lanes: BTreeSet<u64> = history.ops.iter().map(|o| o.process).collect();
     let meta = json!({
         "unit": axis.unit(),
+        "ns_per_unit": axis.ns_per_unit(),
         "end": end,
         "n": history.ops.len(),
         "lanes": lanes.len(),
@@ -207,7 +208,7 @@ fn timeline_section(input: &ReportInput, axis: Axis, end: u64, bands: &[timeline
         "fcodes": encode::F_CODES.iter().map(|f| f.name()).collect::<Vec<_>>(),
     });
     let unit_note = match axis {
-        Axis::Micros => "time since the start of the run",
+        Axis::Time { .. } => "time since the start of the run",
         Axis::Events => "this history has no times: the axis is the order of events",
     };
     format!(
@@ -245,16 +246,19 @@ fn timeline_section(input: &ReportInput, axis: Axis, end: u64, bands: &[timeline
 
 fn plots_section(history: &History, axis: Axis, end: u64, bands: &[timeline::Band]) -> String {
     let mut s = String::from("<section id=\"plots\"><h2>Latency and throughput</h2>\n");
-    if axis != Axis::Micros {
+    if !axis.is_time() {
         s.push_str("<p>This history records no times, so there is no latency or rate to plot.</p>");
     } else {
         let points = plots::points(history);
-        let t_end_s = end as f64 / 1e6;
+        let t_end_s = end as f64 / axis.per_second();
         for (id, plot) in [
-            ("fl-latency", plots::latency_svg(&points, bands, t_end_s)),
+            (
+                "fl-latency",
+                plots::latency_svg(&points, bands, axis.per_second(), t_end_s),
+            ),
             (
                 "fl-throughput",
-                plots::throughput_svg(&points, bands, t_end_s),
+                plots::throughput_svg(&points, bands, axis.per_second(), t_end_s),
             ),
         ] {
             match plot {
@@ -282,7 +286,11 @@ fn figures_section(history: &History, axis: Axis, end: u64) -> String {
             })
         })
         .collect();
-    let duration_ns = if axis == Axis::Micros { end * 1000 } else { 0 };
+    let duration_ns = if axis.is_time() {
+        end * axis.ns_per_unit()
+    } else {
+        0
+    };
     let fig = crate::stats::figures(&history.ops, &marks, duration_ns);
     let mut s = String::from(
         "<section id=\"figures\"><h2>Figures</h2>\n<table class=\"counts\" id=\"fl-counts\">\
@@ -305,7 +313,7 @@ fn figures_section(history: &History, axis: Axis, end: u64) -> String {
         );
     }
     s.push_str("</table>\n");
-    if axis == Axis::Micros {
+    if axis.is_time() {
         let l = &fig.latency;
         let heal = fig
             .liveness

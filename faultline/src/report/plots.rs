@@ -105,8 +105,13 @@ fn color(outcome: u8) -> RGBColor {
 
 const NAMES: [&str; 3] = ["ok", "fail", "info"];
 
-/// The latency plot as SVG; `bands` in µs.
-pub fn latency_svg(points: &[Point], bands: &[Band], t_end_s: f64) -> Result<String, String> {
+/// The latency plot as SVG; `bands` in units of which `per_second` make a second.
+pub fn latency_svg(
+    points: &[Point],
+    bands: &[Band],
+    per_second: f64,
+    t_end_s: f64,
+) -> Result<String, String> {
     let shown = downsample(points, t_end_s);
     let lat = |f: fn(f64, f64) -> f64, init: f64| {
         shown.iter().map(|p| p.latency_ms.max(1e-3)).fold(init, f)
@@ -143,7 +148,10 @@ pub fn latency_svg(points: &[Point], bands: &[Band], t_end_s: f64) -> Result<Str
         chart
             .draw_series(bands.iter().map(|b| {
                 Rectangle::new(
-                    [(b.start as f64 / 1e6, y_min), (b.end as f64 / 1e6, y_max)],
+                    [
+                        (b.start as f64 / per_second, y_min),
+                        (b.end as f64 / per_second, y_max),
+                    ],
                     band_color(&b.kind).mix(0.15).filled(),
                 )
             }))
@@ -189,8 +197,13 @@ pub fn rates(points: &[Point], t_end_s: f64) -> Vec<(f64, [f64; 3])> {
         .collect()
 }
 
-/// The throughput plot as SVG; `bands` in µs.
-pub fn throughput_svg(points: &[Point], bands: &[Band], t_end_s: f64) -> Result<String, String> {
+/// The throughput plot as SVG; `bands` in units of which `per_second` make a second.
+pub fn throughput_svg(
+    points: &[Point],
+    bands: &[Band],
+    per_second: f64,
+    t_end_s: f64,
+) -> Result<String, String> {
     let rates = rates(points, t_end_s);
     let y_max = rates
         .iter()
@@ -218,7 +231,10 @@ pub fn throughput_svg(points: &[Point], bands: &[Band], t_end_s: f64) -> Result<
         chart
             .draw_series(bands.iter().map(|b| {
                 Rectangle::new(
-                    [(b.start as f64 / 1e6, 0.0), (b.end as f64 / 1e6, y_max)],
+                    [
+                        (b.start as f64 / per_second, 0.0),
+                        (b.end as f64 / per_second, y_max),
+                    ],
                     band_color(&b.kind).mix(0.15).filled(),
                 )
             }))
@@ -278,11 +294,11 @@ mod tests {
             kind: "network".into(),
             label: "partition".into(),
         }];
-        let l = latency_svg(&pts(50_000), &bands, 10.0).unwrap();
+        let l = latency_svg(&pts(50_000), &bands, 1e6, 10.0).unwrap();
         assert!(l.starts_with("<svg"), "{}", &l[..50]);
         assert!(l.contains("latency (ms)"));
         assert!(l.len() < 1_000_000, "{}", l.len());
-        let t = throughput_svg(&pts(1000), &bands, 10.0).unwrap();
+        let t = throughput_svg(&pts(1000), &bands, 1e6, 10.0).unwrap();
         assert!(t.contains("ops/s"));
         let total: f64 = rates(&pts(1000), 10.0)
             .iter()

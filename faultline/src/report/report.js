@@ -95,10 +95,18 @@
     while (lo < hi) { var m = (lo + hi) >> 1; if (arr[m] < v) lo = m + 1; else hi = m; }
     return lo;
   }
+  var NS = meta.ns_per_unit || 1, TIMED = meta.unit !== 'event';
   function fmtT(tm) {
-    if (meta.unit !== 'us') return 'event ' + Math.round(tm);
-    var s = tm / 1e6;
-    return Math.abs(vt1 - vt0) < 2e4 ? (tm / 1e3).toFixed(2) + ' ms' : s.toFixed(3) + ' s';
+    if (!TIMED) return 'event ' + Math.round(tm);
+    var ns = tm * NS, span = (vt1 - vt0) * NS;
+    if (span < 2e4) return ns.toFixed(0) + ' ns';
+    if (span < 2e7) return (ns / 1e3).toFixed(1) + ' \u00b5s';
+    if (span < 2e10) return (ns / 1e6).toFixed(2) + ' ms';
+    return (ns / 1e9).toFixed(3) + ' s';
+  }
+  function fmtDur(d) {
+    var ns = d * NS;
+    return ns < 1e4 ? ns.toFixed(0) + ' ns' : ns < 1e7 ? (ns / 1e3).toFixed(1) + ' \u00b5s' : (ns / 1e6).toFixed(2) + ' ms';
   }
   var FILL = ['#9bd89b', '#f4a9a9', '#ffd27f'], STROKE = ['#3a8a3a', '#c03030', '#c98500'];
   var BAND = { network: 'rgba(148,103,189,0.16)', kill: 'rgba(214,39,40,0.13)', pause: 'rgba(31,119,180,0.13)' };
@@ -225,7 +233,7 @@
     var span = vt1 - vt0, target = span / Math.max(2, (w - LABEL_PX) / 110);
     var step = Math.pow(10, Math.floor(Math.log10(target)));
     if (target / step > 5) step *= 5; else if (target / step > 2) step *= 2;
-    step = Math.max(step, meta.unit === 'us' ? 1 : 1);
+    step = Math.max(step, 1);
     for (var tk = Math.ceil(vt0 / step) * step; tk <= vt1; tk += step) {
       var x = xOf(tk);
       ctx.beginPath(); ctx.moveTo(x, AXIS_PX - 5); ctx.lineTo(x, AXIS_PX); ctx.stroke();
@@ -267,9 +275,9 @@
     var f = fcodes[code[i] & 15], o = ['ok', 'fail', 'info'][(code[i] >> 4) & 3], v = values(i);
     var k = key[i] > 0 ? ' · key ' + strings[key[i] - 1] : '';
     var what = (f === 'read' || f === 'get') ? f + (o === 'ok' ? ' \u2192 ' + v[1] : '') : f + ' ' + v[0];
-    var lines = ['op ' + i + ' · process ' + proc[i] + k, what + ' \u2192 ' + o];
+    var lines = ['op ' + i + ' · process ' + proc[i] + k, what + ' (' + o + ')'];
     var span = 'invoke ' + fmtT(call[i]);
-    if (!isNaN(ret[i])) span += ' · complete ' + fmtT(ret[i]) + (meta.unit === 'us' ? ' · ' + ((ret[i] - call[i]) / 1e3).toFixed(2) + ' ms' : '');
+    if (!isNaN(ret[i])) span += ' · complete ' + fmtT(ret[i]) + (TIMED ? ' · took ' + fmtDur(ret[i] - call[i]) : '');
     else span += ' · never completed (may take effect any time after)';
     lines.push(span);
     if (err[i] >= 0) lines.push('error: ' + strings[err[i]]);

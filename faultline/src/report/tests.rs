@@ -107,7 +107,10 @@ fn a_million_op_page_stays_under_20_mb() {
         ..checker::Options::default()
     };
     let check = checker::check(&h, &opts);
-    assert!(check.counterexample.is_some(), "the sample has a stale read");
+    assert!(
+        check.counterexample.is_some(),
+        "the sample has a stale read"
+    );
     let page = render(&ReportInput {
         history: &h,
         check: &check,
@@ -120,6 +123,6 @@ fn a_million_op_page_stays_under_20_mb() {
     println!("1,000,000-op page: {:.2} MB", page.len() as f64 / 1e6);
     assert!(page.len() < 20_000_000, "{} bytes", page.len());
     // and the ops are all there: the stream decodes to the same count.
-    let enc = encode(&h, Axis::Micros);
+    let enc = encode(&h, Axis::MICROS);
     assert_eq!(decode(&enc).unwrap().len(), 1_000_000);
 }

@@ -78,7 +78,7 @@ pub fn describe_fault(f: &str, value: &serde_json::Value) -> String {
 
 fn at(axis: Axis, e: &NemesisEvent, history: &History) -> u64 {
     match axis {
-        Axis::Micros => e.time.unwrap_or(0) / 1000,
+        Axis::Time { .. } => axis.from_ns(e.time.unwrap_or(0)),
         // Without times, place the event after the last op invoked before its line.
         Axis::Events => {
             let i = history.ops.partition_point(|o| o.call_line < e.line);
@@ -173,14 +173,14 @@ pub fn bands(history: &History, axis: Axis, end: u64) -> Vec<Band> {
 /// without times cannot be placed on a time axis and are left out (they still count in the
 /// election-safety verdict).
 pub fn leader_marks(leaders: &[LeaderEvent], axis: Axis) -> Vec<LeaderMark> {
-    if axis != Axis::Micros {
+    if !axis.is_time() {
         return Vec::new();
     }
     let mut seen = std::collections::BTreeSet::new();
     let mut marks: Vec<LeaderMark> = leaders
         .iter()
         .filter_map(|e| {
-            let time = e.time? / 1000;
+            let time = axis.from_ns(e.time?);
             seen.insert((e.node.clone(), e.term)).then(|| LeaderMark {
                 time,
                 node: e.node.clone(),
@@ -221,9 +221,9 @@ mod tests {
         let h = histories::parse_reader(text.as_bytes(), "t", Format::Jsonl)
             .unwrap()
             .history;
-        let end = end_of(&h, Axis::Micros);
+        let end = end_of(&h, Axis::MICROS);
         assert_eq!(end, 7001);
-        let b = bands(&h, Axis::Micros, end);
+        let b = bands(&h, Axis::MICROS, end);
         let got: Vec<(u64, u64, &str)> = b
             .iter()
             .map(|b| (b.start, b.end, b.label.as_str()))
