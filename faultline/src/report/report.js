@@ -96,13 +96,16 @@
     return lo;
   }
   var NS = meta.ns_per_unit || 1, TIMED = meta.unit !== 'event';
+  // A time for a tooltip: seconds with microsecond (or ns) precision.
   function fmtT(tm) {
     if (!TIMED) return 'event ' + Math.round(tm);
-    var ns = tm * NS, span = (vt1 - vt0) * NS;
-    if (span < 2e4) return ns.toFixed(0) + ' ns';
-    if (span < 2e7) return (ns / 1e3).toFixed(1) + ' \u00b5s';
-    if (span < 2e10) return (ns / 1e6).toFixed(2) + ' ms';
-    return (ns / 1e9).toFixed(3) + ' s';
+    return (tm * NS / 1e9).toFixed(NS === 1 ? 9 : 6) + ' s';
+  }
+  // A tick label: seconds with as many decimals as the tick step needs.
+  function fmtTick(tm, step) {
+    if (!TIMED) return String(Math.round(tm));
+    var stepS = step * NS / 1e9, d = Math.max(0, Math.min(9, -Math.floor(Math.log10(stepS) + 1e-9)));
+    return (tm * NS / 1e9).toFixed(d) + ' s';
   }
   function fmtDur(d) {
     var ns = d * NS;
@@ -178,7 +181,7 @@
     var o = (code[i] >> 4) & 3, isOpen = isNaN(ret[i]);
     var x0 = xOf(call[i]), x1 = isOpen ? w : xOf(ret[i]);
     if (x1 < LABEL_PX || x0 > w) return;
-    var y = yOf(l) + 2, h = LANE_PX - 4, bw = Math.max(1.5, x1 - x0);
+    var y = yOf(l) + 2, h = LANE_PX - 4, bw = Math.max(2, x1 - x0);
     ctx.globalAlpha = dim(i) ? 0.18 : (isOpen ? 0.55 : 1);
     var isFailing = failing && i === failing.op;
     ctx.fillStyle = isFailing ? '#d62728' : FILL[o] || FILL[2];
@@ -232,12 +235,12 @@
     ctx.beginPath(); ctx.moveTo(LABEL_PX, AXIS_PX - 1); ctx.lineTo(w, AXIS_PX - 1); ctx.stroke();
     var span = vt1 - vt0, target = span / Math.max(2, (w - LABEL_PX) / 110);
     var step = Math.pow(10, Math.floor(Math.log10(target)));
-    if (target / step > 5) step *= 5; else if (target / step > 2) step *= 2;
+    if (target / step > 5) step *= 10; else if (target / step > 2) step *= 5; else if (target / step > 1) step *= 2;
     step = Math.max(step, 1);
     for (var tk = Math.ceil(vt0 / step) * step; tk <= vt1; tk += step) {
       var x = xOf(tk);
       ctx.beginPath(); ctx.moveTo(x, AXIS_PX - 5); ctx.lineTo(x, AXIS_PX); ctx.stroke();
-      ctx.fillText(fmtT(tk), x + 2, 10);
+      ctx.fillText(fmtTick(tk, step), x + 2, 10);
     }
   }
 
