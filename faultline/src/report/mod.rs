@@ -7,7 +7,7 @@
 //! 2. **Run**: system, nemesis, nodes, seed and the exact command line to repeat the run.
 //! 3. **Counterexample** (invalid histories): the op that cannot be linearized, the states
 //!    possible just before it, the longest linearizable order drawn as Porcupine draws it (bars per
-//!    process, points joined in linearization order; see [`verdict`]), and the smallest failing
+//!    process, points joined in linearization order; see [`order`]), and the smallest failing
 //!    sub-history found by the checker's shrinker.
 //! 4. **Timeline** (`#fl-timeline`): one lane per client process, one bar per op from invoke to
 //!    completion coloured by outcome (ok green, fail red, info orange), nemesis intervals shaded
@@ -40,6 +40,7 @@
 pub mod browser;
 mod encode;
 mod html;
+pub mod order;
 pub mod plots;
 mod run;
 pub mod sample;

@@ -71,7 +71,7 @@ fn an_invalid_history_marks_the_failing_op_and_draws_the_order() {
     assert!(svg.contains(&format!("class=\"bar failing\" data-op=\"{}\"", c.op.id)));
     assert_eq!(
         svg.matches("class=\"point\"").count(),
-        c.longest_prefix.len().min(verdict::PREFIX_DRAWN_MAX)
+        c.longest_prefix.len().min(order::PREFIX_DRAWN_MAX)
     );
     // The states that were possible are listed.
     for s in &c.possible_states {
@@ -85,7 +85,7 @@ fn the_order_points_increase_and_lie_inside_their_bars() {
     assert!(checker::synth::inject_stale_read(&mut h));
     let check = checker::check(&h, &checker::Options::default());
     let c = check.counterexample.as_ref().expect("invalid");
-    let svg = verdict::linearization_svg(&h, c);
+    let svg = order::linearization_svg(&h, c);
     let xs: Vec<f64> = svg
         .match_indices("class=\"point\" cx=\"")
         .map(|(i, m)| {

@@ -1,36 +1,19 @@
 //! The top of the page: the verdict, each checker's result, and for a violation the
-//! counterexample in words and drawn as Porcupine draws it.
-//!
-//! **The drawing.** Porcupine shows the failing part of a history as bars (one row per client,
-//! call to return) and the longest partial linearization it found as points joined in order, one
-//! point inside each linearized op's bar. We draw the same from the checker's
-//! [`Counterexample`]: the last [`PREFIX_DRAWN_MAX`] ops of the longest linearizable prefix, the
-//! op that cannot be linearized (red) and the ops of the shrunk sub-history. The x axis is the
-//! order of calls and returns (ranks of event positions), which is all linearizability depends on;
-//! wall-clock gaps would squeeze concurrent ops into slivers. A linearization point is placed
-//! greedily at the earliest rank after both its op's call and the previous point, so the points
-//! are increasing and each lies inside its bar (which exists because the prefix is linearizable).
+//! counterexample in words, its possible states, lists, and the drawing of [`super::order`].
 
 use super::html::esc;
 use checker::election::ElectionReport;
 use checker::explain::{Counterexample, OpView};
 use checker::{Report, Verdict};
-use histories::{History, Op};
-use std::collections::{BTreeMap, BTreeSet};
+use histories::History;
 use std::fmt::Write;
 
-/// Prefix ops drawn (the list below the drawing has more).
-pub const PREFIX_DRAWN_MAX: usize = 20;
 /// Prefix ops listed.
 const PREFIX_LISTED_MAX: usize = 50;
 /// Ops of the shrunk sub-history listed (an unfinished shrink may leave a whole key's ops).
 const MINIMAL_LISTED_MAX: usize = 200;
-/// The shrunk sub-history is drawn only when it has at most this many ops.
-const MINIMAL_DRAWN_MAX: usize = 30;
 /// Lines of the text explanation shown.
 const TEXT_LINES_MAX: usize = 200;
-/// Ops concurrent with the failing op added to the drawing.
-const CONCURRENT_DRAWN_MAX: usize = 10;
 
 /// The run's verdict: the worst of linearizability and election safety.
 pub fn overall(check: &Report, election: Option<&ElectionReport>) -> Verdict {
@@ -102,6 +85,18 @@ pub fn section(
         check.parts,
         check.elapsed_ms
     );
+    s.push_str(&election_row(election, election_note));
+    s.push_str("</table>\n");
+    for r in &check.unknown_reasons {
+        let _ = writeln!(s, "<p class=\"unknown\">unknown: {}</p>", esc(r));
+    }
+    s.push_str("</section>\n");
+    s
+}
+
+/// The election-safety row of the checks table.
+fn election_row(election: Option<&ElectionReport>, note: Option<&str>) -> String {
+    let mut s = String::new();
     match election {
         Some(e) => {
             let v = if e.valid {
@@ -135,15 +130,10 @@ pub fn section(
                 s,
                 "<tr><td>election safety</td><td class=\"v-unknown\">not checked</td>\
                  <td>{}</td></tr>",
-                esc(election_note.unwrap_or("no leader events"))
+                esc(note.unwrap_or("no leader events"))
             );
         }
     }
-    s.push_str("</table>\n");
-    for r in &check.unknown_reasons {
-        let _ = writeln!(s, "<p class=\"unknown\">unknown: {}</p>", esc(r));
-    }
-    s.push_str("</section>\n");
     s
 }
 
@@ -162,7 +152,7 @@ pub fn counterexample_section(history: &History, check: &Report) -> String {
         s.push_str("<li>none</li>");
     }
     s.push_str("</ul>\n<h3>Longest linearizable order found</h3>\n");
-    s.push_str(&linearization_svg(history, c));
+    s.push_str(&super::order::linearization_svg(history, c));
     let skipped = c.longest_prefix.len().saturating_sub(PREFIX_LISTED_MAX);
     let _ = writeln!(
         s,
@@ -223,171 +213,4 @@ fn op_item(o: &OpView) -> String {
         o.id,
         esc(&o.text)
     )
-}
-
-/// A short label for a bar: `w 5`, `r 3`, `cas 1→2`, `r ?`.
-fn short(op: &Op) -> String {
-    let out = match &op.outcome {
-        histories::Outcome::Ok(v) => v.to_string(),
-        histories::Outcome::Fail => "fail".into(),
-        histories::Outcome::Info => "?".into(),
-    };
-    match op.f {
-        histories::F::Read | histories::F::Get => format!("{} {out}", op.f),
-        histories::F::Cas => match op.input.as_list() {
-            Some([a, b]) => format!("cas {a}\u{2192}{b}"),
-            _ => format!("cas {}", op.input),
-        },
-        f => format!("{f} {}", op.input),
-    }
-}
-
-/// The Porcupine-style drawing of the longest linearizable order and the failing op.
-pub fn linearization_svg(history: &History, c: &Counterexample) -> String {
-    let get = |id: usize| history.ops.get(id).filter(|o| o.id == id);
-    let Some(failing) = get(c.op.id) else {
-        return "<p>(the failing op is not in this history)</p>".to_string();
-    };
-    let tail = &c.longest_prefix[c.longest_prefix.len().saturating_sub(PREFIX_DRAWN_MAX)..];
-    let mut ids: BTreeSet<usize> = tail.iter().map(|p| p.id).collect();
-    ids.insert(failing.id);
-    if c.minimal.len() <= MINIMAL_DRAWN_MAX {
-        ids.extend(c.minimal.iter().map(|m| m.id));
-    }
-    let concurrent = history
-        .ops
-        .iter()
-        .filter(|o| o.key == failing.key && o.id != failing.id)
-        .filter(|o| o.outcome != histories::Outcome::Fail)
-        .filter(|o| {
-            o.call < failing.ret.unwrap_or(u64::MAX) && o.ret.is_none_or(|r| r > failing.call)
-        })
-        .take(CONCURRENT_DRAWN_MAX)
-        .map(|o| o.id);
-    ids.extend(concurrent);
-    let ops: Vec<&Op> = ids.iter().filter_map(|&i| get(i)).collect();
-    // Ranks of every call and return among the drawn ops; `None` returns go to the end.
-    let mut points: Vec<u64> = ops
-        .iter()
-        .flat_map(|o| [Some(o.call), o.ret])
-        .flatten()
-        .collect();
-    points.sort_unstable();
-    points.dedup();
-    let end_rank = points.len();
-    let rank = |p: u64| points.partition_point(|&q| q < p);
-    let lanes: BTreeMap<u64, usize> = {
-        let procs: BTreeSet<u64> = ops.iter().map(|o| o.process).collect();
-        procs.into_iter().enumerate().map(|(i, p)| (p, i)).collect()
-    };
-    let col_px = (760.0 / (end_rank as f64 + 1.0)).clamp(18.0, 70.0);
-    let (left_px, top_px, lane_px) = (92.0, 16.0, 34.0);
-    let x = |r: f64| left_px + r * col_px;
-    let y = |p: u64| top_px + lanes.get(&p).copied().unwrap_or(0) as f64 * lane_px;
-    let width = (x(end_rank as f64 + 1.0) + 16.0).max(720.0);
-    let height = top_px + lanes.len() as f64 * lane_px + 40.0;
-    let prefix_pos: BTreeMap<usize, usize> = c
-        .longest_prefix
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (p.id, i))
-        .collect();
-    let minimal: BTreeSet<usize> = c.minimal.iter().map(|m| m.id).collect();
-    let mut s = format!(
-        "<svg id=\"fl-linearization\" class=\"linearization\" xmlns=\"http://www.w3.org/2000/svg\" \
-         width=\"{width:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {width:.0} {height:.0}\">\n"
-    );
-    for (p, i) in &lanes {
-        let _ = writeln!(
-            s,
-            "<text x=\"4\" y=\"{:.1}\" class=\"lane\">process {p}</text>",
-            top_px + *i as f64 * lane_px + 19.0
-        );
-    }
-    for o in &ops {
-        let x0 = x(rank(o.call) as f64);
-        let x1 = x(o.ret.map_or(end_rank, rank) as f64);
-        let class = if o.id == failing.id {
-            "bar failing"
-        } else if prefix_pos.contains_key(&o.id) {
-            "bar linearized"
-        } else if minimal.contains(&o.id) {
-            "bar minimal"
-        } else {
-            "bar other"
-        };
-        let open = if o.ret.is_none() { " open" } else { "" };
-        let _ = writeln!(
-            s,
-            "<g class=\"{class}{open}\" data-op=\"{}\"><title>op {}: {}</title>\
-             <rect x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"22\" rx=\"3\"/>\
-             <text x=\"{:.1}\" y=\"{:.1}\">{}</text></g>",
-            o.id,
-            o.id,
-            esc(&checker::explain::describe_op(o)),
-            y(o.process) + 4.0,
-            (x1 - x0).max(4.0),
-            x0 + 4.0,
-            y(o.process) + 19.0,
-            esc(&short(o))
-        );
-    }
-    // Greedy linearization points: (rank, index among points at that rank).
-    let mut placed: Vec<(usize, usize, &Op)> = Vec::new();
-    let mut cur: Option<(usize, usize)> = None;
-    for p in tail {
-        let Some(o) = get(p.id) else { continue };
-        let r = rank(o.call);
-        let pos = match cur {
-            Some((cr, sub)) if cr >= r => (cr, sub + 1),
-            _ => (r, 0),
-        };
-        cur = Some(pos);
-        placed.push((pos.0, pos.1, o));
-    }
-    let mut per_rank: BTreeMap<usize, usize> = BTreeMap::new();
-    for (r, _, _) in &placed {
-        *per_rank.entry(*r).or_default() += 1;
-    }
-    let coords: Vec<(f64, f64)> = placed
-        .iter()
-        .map(|(r, sub, o)| {
-            let n = per_rank.get(r).copied().unwrap_or(1) as f64;
-            let px = x(*r as f64) + col_px * (*sub as f64 + 1.0) / (n + 1.0);
-            (px, y(o.process) + 26.0)
-        })
-        .collect();
-    if coords.len() > 1 {
-        let pts: Vec<String> = coords
-            .iter()
-            .map(|(a, b)| format!("{a:.1},{b:.1}"))
-            .collect();
-        let _ = writeln!(
-            s,
-            "<polyline class=\"order\" points=\"{}\"/>",
-            pts.join(" ")
-        );
-    }
-    let first = c.longest_prefix.len() - tail.len();
-    for (i, (px, py)) in coords.iter().enumerate() {
-        let _ = writeln!(
-            s,
-            "<circle class=\"point\" cx=\"{px:.1}\" cy=\"{py:.1}\" r=\"4\"><title>linearized #{}</title></circle>",
-            first + i + 1
-        );
-    }
-    let fx = x(rank(failing.call) as f64);
-    let fy = y(failing.process);
-    let _ = writeln!(
-        s,
-        "<text class=\"cross\" x=\"{:.1}\" y=\"{:.1}\">\u{2717}</text>\n<text class=\"note\" \
-         x=\"{left_px:.0}\" y=\"{:.1}\">red: cannot be linearized after the {} ops joined by the \
-         line (state could be {})</text>\n</svg>",
-        fx - 14.0,
-        fy + 20.0,
-        height - 14.0,
-        c.longest_prefix.len(),
-        esc(&c.possible_states.join(" or "))
-    );
-    s
 }
