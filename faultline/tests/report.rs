@@ -325,6 +325,47 @@ fn serve_lists_runs_serves_files_and_refuses_to_leave_the_store() {
     drop(server);
 }
 
+#[test]
+fn a_100k_op_page_is_summarised_zoomed_out_and_shows_bars_zoomed_in() {
+    use faultline::report::{render, sample, ReportInput};
+    let h = sample::run_shaped(100_000);
+    let check = checker::check(&h, &checker::Options::default());
+    let page = render(&ReportInput {
+        history: &h,
+        check: &check,
+        election: None,
+        leaders: &[],
+        results: None,
+        title: "100k".into(),
+        command: None,
+    });
+    let path = out_dir().join("sample-100k.html");
+    std::fs::write(&path, &page).unwrap();
+    let dom = browser::dump_dom(&path).unwrap_or_else(|e| panic!("{e:#}"));
+    let at = |dom: &str, name| browser::attr(dom, "fl-timeline", name);
+    assert_eq!(at(&dom, "data-mode").as_deref(), Some("summary"));
+    assert_eq!(at(&dom, "data-ops").as_deref(), Some("100000"));
+    if let Some(ms) = at(&dom, "data-ready-ms") {
+        println!(
+            "100,000-op page ({:.1} MB) drawn {ms} ms after navigation start",
+            page.len() as f64 / 1e6
+        );
+    }
+    screenshot(&path, "sample-100k");
+    // Eight wheel steps in: few enough ops in view to draw each one.
+    let probe = path.with_extension("zoom.html");
+    let html = page.replace(
+        "</body></html>",
+        "<script>var c=document.getElementById('fl-canvas'),r=c.getBoundingClientRect();\
+         for(var k=0;k<8;k++)c.dispatchEvent(new WheelEvent('wheel',{deltaY:-600,\
+         clientX:r.left+400,clientY:r.top+100,bubbles:true,cancelable:true}));</script>\
+         </body></html>",
+    );
+    std::fs::write(&probe, html).unwrap();
+    let dom = browser::dump_dom_after(&probe, 2_000).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(at(&dom, "data-mode").as_deref(), Some("bars"), "zoomed in");
+}
+
 /// Figures, not a check: `cargo test -p faultline --test report -- --ignored --nocapture`.
 #[test]
 #[ignore]

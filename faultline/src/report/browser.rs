@@ -126,6 +126,20 @@ pub fn dump_dom(page: &Path) -> Result<String> {
     )
 }
 
+/// The DOM of `page` after its scripts ran and `ms` of virtual time passed (timers and animation
+/// frames run: for pages that react to events they send themselves).
+pub fn dump_dom_after(page: &Path, ms: u32) -> Result<String> {
+    run(
+        &[
+            "--window-size=1280,1400".into(),
+            format!("--virtual-time-budget={ms}"),
+            "--dump-dom".into(),
+            url(page)?,
+        ],
+        RUN_TIMEOUT,
+    )
+}
+
 /// Saves a screenshot of `page` to `png`.
 pub fn screenshot(page: &Path, png: &Path, size: (u32, u32)) -> Result<()> {
     if let Some(dir) = png.parent() {
