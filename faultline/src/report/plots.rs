@@ -21,6 +21,23 @@ pub const RATE_BUCKETS: usize = 100;
 /// Plot size in pixels.
 const PLOT_SIZE_PX: (u32, u32) = (960, 300);
 
+/// Latencies below this (1 ns) are drawn at it: a log scale has no zero.
+const LATENCY_MS_MIN: f64 = 1e-6;
+
+/// A latency axis label: `250`, `2.5`, `0.25`, `3e-4`.
+fn ms_label(v: &f64) -> String {
+    if *v >= 10.0 {
+        format!("{v:.0}")
+    } else if *v >= 0.01 {
+        format!("{v:.2}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+    } else {
+        format!("{v:.0e}")
+    }
+}
+
 const OK: RGBColor = RGBColor(44, 160, 44);
 const FAIL: RGBColor = RGBColor(214, 39, 40);
 const INFO: RGBColor = RGBColor(255, 140, 0);
@@ -114,7 +131,10 @@ pub fn latency_svg(
 ) -> Result<String, String> {
     let shown = downsample(points, t_end_s);
     let lat = |f: fn(f64, f64) -> f64, init: f64| {
-        shown.iter().map(|p| p.latency_ms.max(1e-3)).fold(init, f)
+        shown
+            .iter()
+            .map(|p| p.latency_ms.max(LATENCY_MS_MIN))
+            .fold(init, f)
     };
     let y_min = lat(f64::min, f64::INFINITY).min(1.0) / 2.0;
     let y_max = lat(f64::max, 0.0).max(y_min * 10.0) * 2.0;
@@ -143,6 +163,7 @@ pub fn latency_svg(
             .configure_mesh()
             .x_desc("time (s)")
             .y_desc("latency (ms)")
+            .y_label_formatter(&ms_label)
             .draw()
             .map_err(|e| e.to_string())?;
         chart
@@ -160,10 +181,9 @@ pub fn latency_svg(
             let c = color(outcome);
             chart
                 .draw_series(
-                    shown
-                        .iter()
-                        .filter(|p| p.outcome == outcome)
-                        .map(|p| Circle::new((p.t_s, p.latency_ms.max(1e-3)), 2, c.filled())),
+                    shown.iter().filter(|p| p.outcome == outcome).map(|p| {
+                        Circle::new((p.t_s, p.latency_ms.max(LATENCY_MS_MIN)), 2, c.filled())
+                    }),
                 )
                 .map_err(|e| e.to_string())?
                 .label(NAMES[usize::from(outcome)])

@@ -36,17 +36,14 @@ pub fn in_words(c: &Counterexample) -> String {
         [one] => format!("only {one}"),
         [rest @ .., last] => format!("only {} or {last}", rest.join(", ")),
     };
+    let place = match &c.key {
+        Some(k) => format!("On key {k}"),
+        None => "In the history".to_string(),
+    };
     format!(
-        "On {}, the {} cannot be linearized: just before it, the state could be {states}.",
-        key_name(&c.key),
+        "{place}, the {} cannot be linearized: just before it, the state could be {states}.",
         c.op.text
     )
-}
-
-/// `key k1`, or `the history` for unkeyed models.
-fn key_name(key: &Option<String>) -> String {
-    key.as_ref()
-        .map_or_else(|| "the history".to_string(), |k| format!("key {k}"))
 }
 
 /// The verdict section.
