@@ -5,14 +5,15 @@
 #   make bench-node    the raft-node benchmark (`raft-node bench`)
 CARGO ?= cargo
 JOBS ?= 2
-SYSTEM_TOOLS := ip:iproute2 iptables:iptables
+# chromium: the report's browser tests (faultline/tests/report.rs).
+SYSTEM_TOOLS := ip:iproute2 iptables:iptables chromium:chromium
 
 .PHONY: test deps build release fmt clippy unit bench-check bench-harness bench-node
 
 test: deps fmt clippy unit
 
-# System tools of the nemesis end-to-end tests (iproute2, iptables) and etcd for faultline's
-# etcd tests (Debian's etcd-server): installed when missing.
+# System tools of the end-to-end tests (iproute2, iptables), of the report's browser tests
+# (chromium) and etcd for the etcd tests (Debian's etcd-server): installed when missing.
 deps:
 	@scripts/ensure-deps.sh $(SYSTEM_TOOLS)
 	@scripts/ensure-etcd.sh

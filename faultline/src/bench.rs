@@ -27,6 +27,11 @@ pub fn run(args: &BenchArgs) -> Result<Exit> {
     match &args.what {
         BenchWhat::Check { reps, seed } => bench_check(*reps, *seed),
         BenchWhat::CheckOne { file } => check_one(file),
+        BenchWhat::Report {
+            ops,
+            no_browser,
+            out,
+        } => crate::web::bench_report(ops, !no_browser, out.as_deref()),
         BenchWhat::Harness {
             seconds,
             concurrency,

@@ -47,6 +47,9 @@ pub fn run(args: &CheckArgs) -> Result<Exit> {
         .parse()
         .map_err(|e| anyhow::anyhow!("--format: {e}"))?;
     let opts = options(args)?;
+    if let Some(out) = &args.html {
+        return check_to_html(args, format, &opts, out);
+    }
     let what = format!("checking {} file(s)", args.files.len());
     let progress = Progress::start(what, Duration::from_secs(2), Duration::from_secs(5));
     let results: Vec<(PathBuf, FileResult)> = args
@@ -138,6 +141,10 @@ fn check_file(path: &Path, format: Format, opts: &checker::Options, engine: Engi
 }
 
 fn check_election(logs: &[PathBuf]) -> Result<checker::election::ElectionReport> {
+    Ok(checker::election::check(&leader_events(logs)?))
+}
+
+fn leader_events(logs: &[PathBuf]) -> Result<Vec<checker::election::LeaderEvent>> {
     let mut events = Vec::new();
     for path in logs {
         let file = File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
@@ -146,7 +153,54 @@ fn check_election(logs: &[PathBuf]) -> Result<checker::election::ElectionReport>
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         events.append(&mut parsed);
     }
-    Ok(checker::election::check(&events))
+    Ok(events)
+}
+
+/// `faultline check FILE --html OUT`: checks one history as usual (the same text on stdout, the
+/// same exit status) and writes its report page.
+fn check_to_html(
+    args: &CheckArgs,
+    format: Format,
+    opts: &checker::Options,
+    out: &Path,
+) -> Result<Exit> {
+    let [path] = args.files.as_slice() else {
+        bail!(
+            "--html: expected one history FILE, found {}",
+            args.files.len()
+        );
+    };
+    let loaded = histories::load(path, format).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let report = match args.engine {
+        Engine::Fast => checker::check(&loaded.history, opts),
+        Engine::Stateright => checker::check_stateright(&loaded.history, opts),
+    };
+    let leaders = leader_events(&args.leader_events)?;
+    let election = (!args.leader_events.is_empty()).then(|| checker::election::check(&leaders));
+    let command: Vec<String> = std::env::args().collect();
+    let page = faultline::report::render(&faultline::report::ReportInput {
+        history: &loaded.history,
+        check: &report,
+        election: election.as_ref(),
+        leaders: &leaders,
+        results: None,
+        title: format!("faultline check {}", path.display()),
+        command: faultline::report::command_line(&command),
+    });
+    faultline::store::write_atomic(out, page.as_bytes())
+        .with_context(|| format!("{}: cannot write the report", out.display()))?;
+    eprintln!("faultline: wrote {}", out.display());
+    let results = vec![(path.clone(), FileResult::Checked(Box::new(report)))];
+    let mut exit = results[0].1.exit();
+    if election.as_ref().is_some_and(|e| !e.valid) {
+        exit = worst(exit, Exit::Invalid);
+    }
+    if args.json {
+        print_json(&results, election.as_ref())?;
+    } else {
+        print_text(&results, election.as_ref())?;
+    }
+    Ok(exit)
 }
 
 fn print_text(

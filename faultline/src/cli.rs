@@ -32,6 +32,51 @@ pub enum Command {
     /// Serve a trivially correct in-memory jsonl-tcp register (a known-good system to try
     /// faultline on; `--bug stale-read` makes it a known-bad one).
     MemRegister(MemRegisterArgs),
+    // Reports (issue 7): `report` and `serve`; `check --html` and `bench report` live with their
+    // subcommands.
+    /// Regenerate a run's report.html from its files and print its path.
+    #[command(after_help = REPORT_EXAMPLES)]
+    Report(ReportArgs),
+    /// Serve the store over HTTP: a list of runs and their reports and files (loopback only by
+    /// default).
+    #[command(after_help = SERVE_EXAMPLES)]
+    Serve(ServeArgs),
+}
+
+const REPORT_EXAMPLES: &str = "\
+Examples:
+  faultline report store/latest
+  faultline report store/raft-register-partition/20260101T120000Z
+
+Exit status: 0 written, 2 the run directory is missing or unreadable (the message names the file).";
+
+/// Arguments of `faultline report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The run's store directory (holds history.jsonl, results.json, leaders.jsonl).
+    #[arg(value_name = "RUN_DIR")]
+    pub run_dir: PathBuf,
+}
+
+const SERVE_EXAMPLES: &str = "\
+Examples:
+  faultline serve                      (the ./store directory on http://127.0.0.1:8080/)
+  faultline serve --store /tmp/runs --port 0   (a free port; the address is printed)
+
+Only files inside the store are served; paths that try to leave it get 404.";
+
+/// Arguments of `faultline serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The store directory.
+    #[arg(long, value_name = "DIR", default_value = "store")]
+    pub store: PathBuf,
+    /// Port; 0 picks a free one.
+    #[arg(long, value_name = "P", default_value_t = 8080)]
+    pub port: u16,
+    /// Address to bind; loopback by default (reports may hold anything the system printed).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub bind: String,
 }
 
 const TEST_EXAMPLES: &str = "\
@@ -134,6 +179,7 @@ Examples:
   faultline check --model append-kv porcupine/kv/*.txt
   faultline check --engine stateright small.jsonl      (a second opinion on small histories)
   faultline check history.jsonl --leader-events nodes/n1.log nodes/n2.log nodes/n3.log
+  faultline check bad.jsonl --html bad.html   (a self-contained page: verdict, timeline, plots)
 
 Exit status: 0 every file valid, 1 some file invalid, 2 unknown (budget spent) or bad input.";
 
@@ -177,6 +223,11 @@ pub struct CheckArgs {
     /// safety (at most one leader per term).
     #[arg(long, value_name = "LOG", num_args = 1..)]
     pub leader_events: Vec<PathBuf>,
+
+    /// Also write the report page (verdict, timeline, counterexample, plots) to this file; one
+    /// history FILE only.
+    #[arg(long, value_name = "OUT.html")]
+    pub html: Option<PathBuf>,
 }
 
 /// Which linearizability search decides the verdict.
@@ -216,6 +267,19 @@ pub enum BenchWhat {
         /// Concurrent clients.
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
+    },
+    /// report.html for run-shaped histories (100,000 and 1,000,000 ops): render time, page
+    /// size, and (with Chromium) the time until the page is drawn in a headless browser.
+    Report {
+        /// Op counts to measure.
+        #[arg(long, value_delimiter = ',', default_value = "100000,1000000")]
+        ops: Vec<usize>,
+        /// Skip the browser measurement.
+        #[arg(long)]
+        no_browser: bool,
+        /// Keep the pages in this directory (default: a temporary one, removed).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
     },
     /// Internal: load and check one file, print time and peak RSS as JSON (run in a fresh process
     /// so that peak RSS belongs to this case alone).

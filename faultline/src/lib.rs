@@ -8,7 +8,9 @@
 //! - [`stats`]: op counts, latency, throughput and liveness figures;
 //! - [`harness`]: `faultline test`, one run from an empty machine to a verdict;
 //! - [`leaders`]: leader tracking from the nodes' logs during a run;
-//! - [`memreg`]: a trivially correct in-memory register (the known-good system).
+//! - [`memreg`]: a trivially correct in-memory register (the known-good system);
+//! - [`report`]: the self-contained `report.html` of a run or a history;
+//! - [`serve`]: `faultline serve`, the store over HTTP.
 #![deny(missing_docs)]
 
 pub mod adapter;
@@ -16,7 +18,9 @@ pub mod harness;
 pub mod leaders;
 pub mod memreg;
 pub mod recorder;
+pub mod report;
 pub mod runlog;
+pub mod serve;
 pub mod spec;
 pub mod stats;
 pub mod store;

@@ -9,6 +9,7 @@ mod check;
 mod cli;
 mod output;
 mod testcmd;
+mod web;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -21,6 +22,8 @@ fn main() -> ExitCode {
         cli::Command::Check(args) => check::run(&args),
         cli::Command::Bench(args) => bench::run(&args),
         cli::Command::MemRegister(args) => mem_register(&args),
+        cli::Command::Report(args) => web::report(&args),
+        cli::Command::Serve(args) => web::serve(&args),
     };
     match result {
         Ok(code) => code.into(),
