@@ -1,4 +1,7 @@
 # faultline: the commands of the README.
+#   make test-partition   build, then a 5-node raft-register test under partitions (~60 s)
+#   make test-kill / test-pause / test-mix   the same under other nemeses
+#   make test-etcd        a 5-member etcd under partitions (~60 s)
 #   make test          fmt, clippy, every test (unit, property, simulation, end-to-end)
 #   make bench-check   the checker benchmark (`faultline bench check`)
 #   make bench-harness faultline's clients and recorder (`faultline bench harness`)
@@ -8,7 +11,33 @@ JOBS ?= 2
 # chromium: the report's browser tests (faultline/tests/report.rs).
 SYSTEM_TOOLS := ip:iproute2 iptables:iptables chromium:chromium
 
-.PHONY: test deps build release fmt clippy unit bench-check bench-harness bench-node
+.PHONY: test deps build release fmt clippy unit bench-check bench-harness bench-node \
+	run-deps test-partition test-kill test-pause test-mix test-etcd
+
+# Flags of the `make test-*` runs; e.g. `make test-partition RUN_FLAGS="--seed 7"`.
+RUN_FLAGS ?=
+FAULTLINE := target/release/faultline
+
+# What a test run needs from the system (iproute2, iptables): installed when missing.
+run-deps:
+	@[ "$$(id -u)" -eq 0 ] || { echo "faultline: test runs need root (network namespaces, iptables): run sudo make $(MAKECMDGOALS)" >&2; exit 2; }
+	@scripts/ensure-deps.sh ip:iproute2 iptables:iptables
+
+test-partition: run-deps release
+	$(FAULTLINE) test --system systems/raft-register.toml --nodes 5 --nemesis partition --time-limit 60 $(RUN_FLAGS)
+
+test-kill: run-deps release
+	$(FAULTLINE) test --system systems/raft-register.toml --nodes 5 --nemesis kill --time-limit 60 $(RUN_FLAGS)
+
+test-pause: run-deps release
+	$(FAULTLINE) test --system systems/raft-register.toml --nodes 5 --nemesis pause --time-limit 60 $(RUN_FLAGS)
+
+test-mix: run-deps release
+	$(FAULTLINE) test --system systems/raft-register.toml --nodes 5 --nemesis mix --time-limit 60 $(RUN_FLAGS)
+
+test-etcd: run-deps release
+	@scripts/ensure-etcd.sh
+	$(FAULTLINE) test --system systems/etcd.toml --nodes 5 --nemesis partition --time-limit 60 $(RUN_FLAGS)
 
 test: deps fmt clippy unit
 

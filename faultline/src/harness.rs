@@ -25,7 +25,7 @@
 //!
 //! Exit codes: 0 valid, 1 invalid, 2 unknown or the run failed.
 
-use crate::adapter::{Client, ClientOptions, Connector};
+use crate::adapter::{etcd_probe, Client, ClientOptions, Connector};
 use crate::leaders::LeaderTracker;
 use crate::recorder::Recorder;
 use crate::spec::{LeaderEvents, NodeVars, SystemSpec};
@@ -132,6 +132,9 @@ impl Outcome {
         }
     }
 }
+
+/// How often the etcd probe polls every member's status.
+const PROBE_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Opens connections from inside the clients' network namespace (the host has no route to
 /// the nodes' subnet). `connect(2)` runs on a helper thread that entered the namespace; the
@@ -306,24 +309,61 @@ pub fn run_test(cfg: &TestConfig) -> Result<Outcome> {
     let start_clock = Instant::now();
     let clock: Arc<dyn Fn() -> u64 + Send + Sync> =
         Arc::new(move || start_clock.elapsed().as_nanos() as u64);
+    let connector: Arc<dyn Connector> =
+        Arc::new(NetnsConnector::new(&run_id, Duration::from_secs(1)));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let leaders_path = run_dir.dir.join("leaders.jsonl");
     let tracker = match cfg.spec.leader_events {
-        LeaderEvents::StdoutJsonl => Some(LeaderTracker::start(
+        LeaderEvents::StdoutJsonl => Some(Arc::new(LeaderTracker::start(
             nodes
                 .iter()
                 .map(|n| (n.clone(), run_dir.node_log(n)))
                 .collect(),
-            run_dir.dir.join("leaders.jsonl"),
+            leaders_path,
             Arc::clone(&clock),
-        )?),
-        // Not wired yet: the probe (`adapter::etcd_probe::leader_probe_loop`) is to feed
-        // leaders.jsonl and the current leader; until then etcd runs without a tracker.
-        LeaderEvents::EtcdProbe | LeaderEvents::None => None,
+        )?)),
+        LeaderEvents::EtcdProbe => Some(Arc::new(LeaderTracker::fed(
+            leaders_path,
+            Arc::clone(&clock),
+        )?)),
+        LeaderEvents::None => None,
     };
 
     wait_ready(cfg, &run, &addrs)?;
+    let ready_timeout = Duration::from_secs_f64(cfg.spec.ready_timeout_s);
+    let (probe_stop, probe_rx) = tokio::sync::watch::channel(false);
+    let mut probe_task = None;
+    if cfg.spec.leader_events == LeaderEvents::EtcdProbe {
+        // etcd accepts connections before it serves: wait until every member names one leader.
+        let (leader, _) = rt
+            .block_on(etcd_probe::wait_for_leader(
+                &addrs,
+                Arc::clone(&connector),
+                ready_timeout,
+            ))
+            .map_err(|e| anyhow!("the cluster did not elect a leader: {e}"))?;
+        say(cfg, &format!("every member names leader {leader}"));
+        let t = Arc::clone(tracker.as_ref().expect("a tracker for the probe"));
+        let mut current = etcd_probe::CurrentLeader::default();
+        probe_task = Some(rt.spawn(etcd_probe::probe_loop(
+            addrs.clone(),
+            Arc::clone(&connector),
+            PROBE_INTERVAL,
+            probe_rx,
+            move |event| {
+                current.observe(&event);
+                t.set_current(current.current());
+                if let etcd_probe::ProbeEvent::Leader(sample) = event {
+                    t.record(&sample.node, sample.term);
+                }
+            },
+        )));
+    }
     if let Some(t) = &tracker {
-        let left = Duration::from_secs_f64(cfg.spec.ready_timeout_s);
-        match t.wait_leader(left) {
+        match t.wait_leader(ready_timeout) {
             Some(l) => say(cfg, &format!("ready; leader {l}")),
             None => say(cfg, "ready; no leader announced yet"),
         }
@@ -354,13 +394,6 @@ pub fn run_test(cfg: &TestConfig) -> Result<Outcome> {
         Recorder::create(&run_dir.history(), header)
             .with_context(|| format!("create {}", run_dir.history().display()))?,
     );
-    let connector: Arc<dyn Connector> =
-        Arc::new(NetnsConnector::new(&run_id, Duration::from_secs(1)));
-
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
     let run = Arc::new(run);
     let shared = Shared::new(&cfg.workload, Arc::clone(&recorder));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -384,7 +417,7 @@ pub fn run_test(cfg: &TestConfig) -> Result<Outcome> {
         )));
     }
 
-    let nemesis_result = run_nemesis(cfg, &run, &recorder, tracker.as_ref(), seed);
+    let nemesis_result = run_nemesis(cfg, &run, &recorder, tracker.as_deref(), seed);
     let _ = stop_tx.send(true);
     rt.block_on(async {
         for t in tasks {
@@ -418,8 +451,12 @@ pub fn run_test(cfg: &TestConfig) -> Result<Outcome> {
     );
     let duration_ns = clock();
     let recorded = recorder.finish();
+    let _ = probe_stop.send(true);
+    if let Some(task) = probe_task {
+        let _ = rt.block_on(task);
+    }
     drop(rt);
-    let leaders = tracker.map(LeaderTracker::finish).unwrap_or_default();
+    let leaders = tracker.map(|t| t.finish()).unwrap_or_default();
     let run = Arc::try_unwrap(run).map_err(|_| anyhow!("the cluster is still in use"))?;
     let teardown = run.teardown();
     if !teardown.errors.is_empty() {
@@ -570,7 +607,17 @@ fn analyse(
     let check = checker::check(&history, &opts);
     let election = match cfg.spec.leader_events {
         // Not wired yet (see the tracker above): election safety is reported as not checked.
-        LeaderEvents::EtcdProbe | LeaderEvents::None => None,
+        LeaderEvents::None => None,
+        LeaderEvents::EtcdProbe => {
+            // Sampled by the probe during the run (see adapter::etcd_probe).
+            let path = run_dir.dir.join("leaders.jsonl");
+            let file =
+                std::fs::File::open(&path).with_context(|| format!("open {}", path.display()))?;
+            let events =
+                checker::election::parse_leader_events(io::BufReader::new(file), "leaders.jsonl")
+                    .map_err(|e| anyhow!("{e}"))?;
+            Some(checker::election::check(&events))
+        }
         LeaderEvents::StdoutJsonl => {
             let mut events = Vec::new();
             for n in nodes {
@@ -630,6 +677,27 @@ fn analyse(
         "figures": figures,
     });
     run_dir.write_results(&results)?;
+    let leader_events: Vec<checker::election::LeaderEvent> = leaders
+        .iter()
+        .enumerate()
+        .map(|(i, l)| checker::election::LeaderEvent {
+            node: l.node.clone(),
+            term: l.term,
+            line: i as u64 + 1,
+            time: Some(l.time_ns),
+            source: "leaders.jsonl".into(),
+        })
+        .collect();
+    let page = crate::report::render(&crate::report::ReportInput {
+        history: &history,
+        check: &check,
+        election: election.as_ref(),
+        leaders: &leader_events,
+        results: Some(&results),
+        title: format!("{} under {}", cfg.spec.name, cfg.plan.name()),
+        command: Some(cfg.command.clone()),
+    });
+    crate::store::write_atomic(&run_dir.report(), page.as_bytes())?;
     let summary = summary(
         cfg,
         run_dir,
@@ -709,6 +777,7 @@ fn summary(
         cfg.plan.name()
     ));
     s.push_str(&format!("store: {}\n", run_dir.dir.display()));
+    s.push_str(&format!("report: {}\n", run_dir.report().display()));
     s
 }
 

@@ -35,17 +35,20 @@ pub struct Sighting {
     pub time_ns: u64,
 }
 
-#[derive(Debug, Default)]
 struct State {
     sightings: Vec<Sighting>,
     current: Option<(u64, String)>,
+    /// Set by a probe ([`LeaderTracker::set_current`]); wins over `current` when present.
+    probed: Option<Option<String>>,
+    sink: File,
 }
 
-/// The tracker; dropping it stops the thread.
+/// The tracker; dropping it stops the tailing thread, if any.
 pub struct LeaderTracker {
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    clock: Arc<dyn Fn() -> u64 + Send + Sync>,
 }
 
 impl LeaderTracker {
@@ -55,10 +58,8 @@ impl LeaderTracker {
         out: PathBuf,
         clock: Arc<dyn Fn() -> u64 + Send + Sync>,
     ) -> std::io::Result<LeaderTracker> {
-        let state = Arc::new(Mutex::new(State::default()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut sink = File::create(&out)?;
-        let (st, sp) = (Arc::clone(&state), Arc::clone(&stop));
+        let tracker = LeaderTracker::fed(out, Arc::clone(&clock))?;
+        let (st, sp) = (Arc::clone(&tracker.state), Arc::clone(&tracker.stop));
         let thread = std::thread::Builder::new()
             .name("leader-tracker".into())
             .spawn(move || {
@@ -67,7 +68,7 @@ impl LeaderTracker {
                     let last = sp.load(Ordering::Relaxed);
                     for t in &mut tails {
                         for line in t.poll() {
-                            observe(&st, &line, clock(), &mut sink);
+                            observe(&st, &line, clock());
                         }
                     }
                     if last {
@@ -75,18 +76,48 @@ impl LeaderTracker {
                     }
                     std::thread::sleep(POLL);
                 }
-                let _ = sink.sync_all();
             })?;
+        *tracker.thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(thread);
+        Ok(tracker)
+    }
+
+    /// A tracker fed by the caller ([`LeaderTracker::record`], [`LeaderTracker::set_current`]),
+    /// for systems whose leaders come from a probe rather than from their logs.
+    pub fn fed(
+        out: PathBuf,
+        clock: Arc<dyn Fn() -> u64 + Send + Sync>,
+    ) -> std::io::Result<LeaderTracker> {
+        let sink = File::create(&out)?;
         Ok(LeaderTracker {
-            state,
-            stop,
-            thread: Some(thread),
+            state: Arc::new(Mutex::new(State {
+                sightings: Vec::new(),
+                current: None,
+                probed: None,
+                sink,
+            })),
+            stop: Arc::new(AtomicBool::new(false)),
+            thread: Mutex::new(None),
+            clock,
         })
+    }
+
+    /// Records a leader claim seen now.
+    pub fn record(&self, node: &str, term: u64) {
+        record(&mut self.lock(), node, term, (self.clock)());
+    }
+
+    /// Sets the leader to aim faults at (a probe's best guess); None: no leader known.
+    pub fn set_current(&self, leader: Option<String>) {
+        self.lock().probed = Some(leader);
     }
 
     /// The current leader, if one is known.
     pub fn current(&self) -> Option<String> {
-        self.lock().current.as_ref().map(|(_, n)| n.clone())
+        let s = self.lock();
+        match &s.probed {
+            Some(p) => p.clone(),
+            None => s.current.as_ref().map(|(_, n)| n.clone()),
+        }
     }
 
     /// Every leader claim so far.
@@ -108,15 +139,17 @@ impl LeaderTracker {
         }
     }
 
-    /// Reads the logs one last time and stops.
-    pub fn finish(mut self) -> Vec<Sighting> {
+    /// Reads the logs one last time, stops, syncs `leaders.jsonl`; returns every claim.
+    pub fn finish(&self) -> Vec<Sighting> {
         self.stop_thread();
+        let _ = self.lock().sink.sync_all();
         self.sightings()
     }
 
-    fn stop_thread(&mut self) {
+    fn stop_thread(&self) {
         self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
+        let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(t) = thread {
             let _ = t.join();
         }
     }
@@ -132,7 +165,23 @@ impl Drop for LeaderTracker {
     }
 }
 
-fn observe(state: &Mutex<State>, line: &str, now: u64, sink: &mut File) {
+fn record(s: &mut State, node: &str, term: u64, now: u64) {
+    let _ = writeln!(
+        s.sink,
+        "{}",
+        json!({"event": "leader", "node": node, "term": term, "time": now})
+    );
+    s.sightings.push(Sighting {
+        node: node.to_string(),
+        term,
+        time_ns: now,
+    });
+    if s.current.iter().all(|(t, _)| term >= *t) {
+        s.current = Some((term, node.to_string()));
+    }
+}
+
+fn observe(state: &Mutex<State>, line: &str, now: u64) {
     let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
         return;
     };
@@ -145,21 +194,7 @@ fn observe(state: &Mutex<State>, line: &str, now: u64, sink: &mut File) {
     };
     let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
     match event {
-        "leader" => {
-            let _ = writeln!(
-                sink,
-                "{}",
-                json!({"event": "leader", "node": node, "term": term, "time": now})
-            );
-            s.sightings.push(Sighting {
-                node: node.to_string(),
-                term,
-                time_ns: now,
-            });
-            if s.current.iter().all(|(t, _)| term >= *t) {
-                s.current = Some((term, node.to_string()));
-            }
-        }
+        "leader" => record(&mut s, node, term, now),
         "role" if v.get("role").and_then(|r| r.as_str()) != Some("leader") => {
             if matches!(&s.current, Some((t, n)) if n == node && term >= *t) {
                 s.current = None;

@@ -60,10 +60,15 @@ fn setup() -> std::sync::MutexGuard<'static, ()> {
 
 /// Runs `faultline test` with `args` in a fresh store; returns the output and the run dir.
 fn run_test(store: &Path, args: &[&str]) -> (Output, PathBuf) {
+    run_spec("raft-register", store, args)
+}
+
+/// [`run_test`] for `systems/<spec>.toml`.
+fn run_spec(spec: &str, store: &Path, args: &[&str]) -> (Output, PathBuf) {
     let out = Command::new(faultline())
         .arg("test")
         .arg("--system")
-        .arg(workspace().join("systems/raft-register.toml"))
+        .arg(workspace().join(format!("systems/{spec}.toml")))
         .arg("--store")
         .arg(store)
         .args(args)
@@ -217,22 +222,33 @@ fn healthy_partition_and_kill_runs_of_the_correct_node_are_valid_and_leave_nothi
 
 /// Runs with `--node-args "--bug BUG"` until one is invalid; returns (runs needed, explanation).
 fn hunt(bug: &str, nemesis: &str, extra: &[&str], runs_max: u64) -> Option<(u64, String)> {
+    let node_args = format!("--bug {bug}");
+    let mut args = vec!["--node-args", &node_args];
+    args.extend_from_slice(extra);
+    hunt_spec(
+        "raft-register",
+        &format!("--bug {bug}"),
+        nemesis,
+        &args,
+        runs_max,
+    )
+}
+
+/// Runs `spec` under `nemesis` with seeds 1, 2, ... until one is invalid.
+fn hunt_spec(
+    spec: &str,
+    what: &str,
+    nemesis: &str,
+    extra: &[&str],
+    runs_max: u64,
+) -> Option<(u64, String)> {
+    let bug = what;
     for seed in 1..=runs_max {
         let store = tempfile::tempdir().unwrap();
         let seed_text = seed.to_string();
-        let node_args = format!("--bug {bug}");
-        let mut args = vec![
-            "--nodes",
-            "3",
-            "--nemesis",
-            nemesis,
-            "--seed",
-            &seed_text,
-            "--node-args",
-            &node_args,
-        ];
+        let mut args = vec!["--nodes", "3", "--nemesis", nemesis, "--seed", &seed_text];
         args.extend_from_slice(extra);
-        let (out, dir) = run_test(store.path(), &args);
+        let (out, dir) = run_spec(spec, store.path(), &args);
         assert_clean(&dir);
         match out.status.code() {
             Some(0) => continue,
@@ -393,4 +409,79 @@ fn a_bad_spec_or_nemesis_is_a_clear_error_with_exit_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("earthquake"), "{}", stderr(&out));
+}
+
+fn require_etcd() {
+    let found = Command::new("etcd").arg("--version").output().is_ok();
+    assert!(
+        found,
+        "etcd is not installed: run scripts/ensure-etcd.sh (installs Debian's etcd-server as root)"
+    );
+}
+
+#[test]
+fn etcd_is_valid_under_partitions_and_kills_and_leaves_nothing() {
+    let _g = setup();
+    require_etcd();
+    for nemesis in ["partition", "kill"] {
+        let store = tempfile::tempdir().unwrap();
+        let (out, dir) = run_spec(
+            "etcd",
+            store.path(),
+            &[
+                "--nodes",
+                "3",
+                "--time-limit",
+                "10",
+                "--nemesis-interval",
+                "2",
+                "--nemesis",
+                nemesis,
+                "--seed",
+                "5",
+            ],
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{nemesis}: {text}\n{}",
+            stderr(&out)
+        );
+        let r = results(&dir);
+        assert_eq!(r["valid"], true);
+        assert_eq!(
+            r["checks"]["election_safety"]["valid"], true,
+            "sampled by the probe"
+        );
+        assert!(r["checks"]["election_safety"]["leaders"].as_u64().unwrap() >= 1);
+        assert!(r["figures"]["ops"]["ok"].as_u64().unwrap() > 100);
+        assert!(dir.join("report.html").exists());
+        assert_clean(&dir);
+    }
+}
+
+#[test]
+fn etcd_with_serializable_reads_is_caught_under_isolate_leader() {
+    let _g = setup();
+    require_etcd();
+    let extra = [
+        "--time-limit",
+        "12",
+        "--nemesis-interval",
+        "2",
+        "--keys",
+        "2",
+        "--rate",
+        "400",
+    ];
+    let (_, text) = hunt_spec(
+        "etcd-serializable",
+        "etcd with serializable reads",
+        "isolate-leader",
+        &extra,
+        6,
+    )
+    .expect("serializable reads under isolate-leader were not caught in 6 runs");
+    assert!(text.contains("a stale read"), "{text}");
 }
