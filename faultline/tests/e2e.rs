@@ -255,7 +255,7 @@ fn hunt_spec(
             Some(1) => {
                 let text = String::from_utf8_lossy(&out.stdout).into_owned();
                 println!(
-                    "--bug {bug} under {nemesis}: invalid in run {seed} of at most {runs_max}"
+                    "{bug} under {nemesis}: invalid in run {seed} of at most {runs_max}"
                 );
                 return Some((seed, text));
             }
