@@ -139,7 +139,59 @@ fn bench_harness(seconds: f64, concurrency: usize) -> Result<Exit> {
         rate / 50_000.0,
         rss_mib / 50.0
     ))?;
+    bench_harness_raft(seconds, concurrency)?;
     Ok(Exit::Valid)
+}
+
+/// The same clients against a real 3-node raft-register in network namespaces (needs root):
+/// what the system sustains, recorded and checked, with no nemesis.
+fn bench_harness_raft(seconds: f64, concurrency: usize) -> Result<()> {
+    use faultline::harness::{self, NemesisPlan, TestConfig};
+    if !nemesis::is_root() {
+        output::print("raft-register: skipped (a run in network namespaces needs root)\n")?;
+        return Ok(());
+    }
+    let bin_dir = harness::exe_dir()?;
+    let spec_path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../systems/raft-register.toml");
+    let spec = faultline::spec::SystemSpec::load(&spec_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let store = tempfile_dir()?.join(format!("bench-store-{}", std::process::id()));
+    let cfg = TestConfig {
+        spec,
+        nodes: 3,
+        plan: NemesisPlan::None,
+        time_limit: Duration::from_secs_f64(seconds),
+        workload: faultline::workload::Workload {
+            concurrency: concurrency.max(1),
+            rate: f64::INFINITY,
+            keys: 8,
+            seed: 1,
+            read_pct: 40,
+            write_pct: 30,
+        },
+        op_timeout: Duration::from_secs(1),
+        store: store.clone(),
+        node_args: Vec::new(),
+        bin_dir,
+        command: "faultline bench harness".into(),
+        settle: Duration::from_millis(200),
+        final_read_budget: Duration::from_secs(10),
+        check_time_limit: Duration::from_secs(60),
+        progress: false,
+    };
+    let outcome = harness::run_test(&cfg)?;
+    let f = &outcome.figures;
+    let _ = std::fs::remove_dir_all(&store);
+    output::print(&format!(
+        "raft-register (3 nodes in namespaces, fsync on, {concurrency} clients): {} ops in {seconds:.0} s, \
+         {:.0} ok ops/s, p50 {:.1} ms, p99 {:.1} ms; verdict {}\n",
+        f.ops.total,
+        f.throughput_ok_per_s,
+        f.latency.p50_ms,
+        f.latency.p99_ms,
+        harness::verdict_word(outcome.verdict)
+    ))?;
+    Ok(())
 }
 
 /// One row of the printed table.

@@ -254,9 +254,7 @@ fn hunt_spec(
             Some(0) => continue,
             Some(1) => {
                 let text = String::from_utf8_lossy(&out.stdout).into_owned();
-                println!(
-                    "{bug} under {nemesis}: invalid in run {seed} of at most {runs_max}"
-                );
+                println!("{bug} under {nemesis}: invalid in run {seed} of at most {runs_max}");
                 return Some((seed, text));
             }
             other => panic!("run failed ({other:?}): {}", stderr(&out)),
