@@ -20,6 +20,13 @@ pub enum Command {
     /// history (needs root).
     #[command(after_help = TEST_EXAMPLES)]
     Test(TestArgs),
+    /// Run the Raft lab scenarios (initial-election, re-election, ..., churn) against a system,
+    /// one PASS/FAIL line each (needs root).
+    #[command(after_help = SUITE_EXAMPLES)]
+    Suite(SuiteArgs),
+    /// The scorecard of raft-node's planted bugs: which scenario catches each, in how many
+    /// runs; the bug-free node as the control (needs root).
+    Bugs(BugsArgs),
     /// Remove what killed runs left behind (namespaces, veths, bridges, processes), found by
     /// the run-id naming; touches nothing else.
     Cleanup(CleanupArgs),
@@ -150,6 +157,68 @@ pub struct TestArgs {
     /// Print results.json instead of the summary.
     #[arg(long)]
     pub json: bool,
+}
+
+const SUITE_EXAMPLES: &str = "\
+Examples:
+  faultline suite                                   (raft-register, every scenario)
+  faultline suite --only re-election --only persist
+  faultline suite --system systems/etcd.toml
+  faultline suite --node-args \"--bug no-fsync\" --only persist --runs 3
+
+Scenarios: initial-election, re-election, basic-agree, fail-agree, fail-no-agree, concurrent-ops,
+rejoin, backup, persist, figure8, unreliable, churn.
+Exit status: 0 every scenario passed (or was skipped), 1 some failed, 2 the suite could not run.";
+
+/// Arguments of `faultline suite`.
+#[derive(Debug, Args)]
+pub struct SuiteArgs {
+    /// The system spec.
+    #[arg(
+        long,
+        value_name = "SPEC",
+        default_value = "systems/raft-register.toml"
+    )]
+    pub system: PathBuf,
+    /// Only these scenarios (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub only: Vec<String>,
+    /// Run each scenario up to N times (seeds seed, seed+1, ...), stopping at a failure.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub runs: usize,
+    /// Extra arguments for every node, e.g. "--bug stale-read".
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    pub node_args: Option<String>,
+    /// Seed (default: random, printed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// The store directory.
+    #[arg(long, value_name = "DIR", default_value = "store")]
+    pub store: PathBuf,
+}
+
+/// Arguments of `faultline bugs`.
+#[derive(Debug, Args)]
+pub struct BugsArgs {
+    /// The system spec (raft-node's, whose `--bug` flags are used).
+    #[arg(
+        long,
+        value_name = "SPEC",
+        default_value = "systems/raft-register.toml"
+    )]
+    pub system: PathBuf,
+    /// Only these bugs (repeatable; `none` is the bug-free control).
+    #[arg(long, value_name = "BUG")]
+    pub only: Vec<String>,
+    /// Passes over the catchers per bug before it counts as not caught.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub runs: usize,
+    /// Seed of the first pass.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The store directory.
+    #[arg(long, value_name = "DIR", default_value = "store")]
+    pub store: PathBuf,
 }
 
 /// Arguments of `faultline cleanup`.

@@ -49,6 +49,14 @@ use std::time::{Duration, Instant};
 pub enum NemesisPlan {
     /// Nothing: a healthy run.
     None,
+    /// A fixed script of faults (the suite's scenarios); every fault it starts is stopped by
+    /// a later step or at the end.
+    Script {
+        /// The scenario's name.
+        name: String,
+        /// The steps, in time order.
+        steps: Vec<ScriptStep>,
+    },
     /// A seeded schedule by name (`partition`, `kill`, `isolate-leader`, `mix`, ...).
     Schedule {
         /// The nemesis name (see `nemesis::Nemesis::NAMES`).
@@ -64,8 +72,54 @@ impl NemesisPlan {
         match self {
             NemesisPlan::None => "none",
             NemesisPlan::Schedule { name, .. } => name,
+            NemesisPlan::Script { name, .. } => name,
         }
     }
+}
+
+/// Nodes named relative to the cluster's state when a scripted step runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The current leader (n1 when none is known).
+    Leader,
+    /// The first `k` nodes that are not the leader.
+    Followers(usize),
+    /// The leader and `k` followers.
+    LeaderAnd(usize),
+    /// One random node (from the seed).
+    Random,
+    /// Every node.
+    All,
+}
+
+/// One action of a scripted nemesis.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Each target node alone, the others together (6.824's "disconnect").
+    Isolate(Target),
+    /// The targets together on one side, the others on the other.
+    Split(Target),
+    /// Remove every network fault.
+    Heal,
+    /// SIGKILL the targets.
+    Kill(Target),
+    /// Start every killed node again.
+    RestartAll,
+    /// SIGSTOP the targets.
+    Pause(Target),
+    /// SIGCONT every paused node.
+    ResumeAll,
+    /// Every node drops this percentage of what it receives.
+    Loss(u8),
+}
+
+/// A scripted step: `action` at `at` after the clients start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScriptStep {
+    /// When, from the start of the client phase.
+    pub at: Duration,
+    /// What.
+    pub action: Action,
 }
 
 /// Everything a run needs.
@@ -306,9 +360,33 @@ pub fn run_test(cfg: &TestConfig) -> Result<Outcome> {
             .map_err(|e| anyhow!("starting {}: {e}", v.id))?;
     }
 
-    let start_clock = Instant::now();
-    let clock: Arc<dyn Fn() -> u64 + Send + Sync> =
-        Arc::new(move || start_clock.elapsed().as_nanos() as u64);
+    let header = json!({
+        "faultline": 1,
+        "system": cfg.spec.name,
+        "nemesis": cfg.plan.name(),
+        "seed": seed,
+        "run_id": run_id.as_str(),
+        "nodes": nodes,
+        "command": cfg.command,
+        "started": started_at,
+        "workload": {
+            "concurrency": cfg.workload.concurrency,
+            "rate": cfg.workload.rate,
+            "keys": cfg.workload.keys,
+            "read_pct": cfg.workload.read_pct,
+            "write_pct": cfg.workload.write_pct,
+            "op_timeout_ms": cfg.op_timeout.as_millis() as u64,
+        },
+        "node_args": cfg.node_args,
+    });
+    let recorder = Arc::new(
+        Recorder::create(&run_dir.history(), header)
+            .with_context(|| format!("create {}", run_dir.history().display()))?,
+    );
+    // One clock for the history and the leader sightings: the recorder's.
+    let rec = Arc::clone(&recorder);
+    let clock: Arc<dyn Fn() -> u64 + Send + Sync> = Arc::new(move || rec.now_ns());
+
     let connector: Arc<dyn Connector> =
         Arc::new(NetnsConnector::new(&run_id, Duration::from_secs(1)));
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -371,29 +449,6 @@ pub fn run_test(cfg: &TestConfig) -> Result<Outcome> {
         say(cfg, "ready");
     }
 
-    let header = json!({
-        "faultline": 1,
-        "system": cfg.spec.name,
-        "nemesis": cfg.plan.name(),
-        "seed": seed,
-        "run_id": run_id.as_str(),
-        "nodes": nodes,
-        "command": cfg.command,
-        "started": started_at,
-        "workload": {
-            "concurrency": cfg.workload.concurrency,
-            "rate": cfg.workload.rate,
-            "keys": cfg.workload.keys,
-            "read_pct": cfg.workload.read_pct,
-            "write_pct": cfg.workload.write_pct,
-            "op_timeout_ms": cfg.op_timeout.as_millis() as u64,
-        },
-        "node_args": cfg.node_args,
-    });
-    let recorder = Arc::new(
-        Recorder::create(&run_dir.history(), header)
-            .with_context(|| format!("create {}", run_dir.history().display()))?,
-    );
     let run = Arc::new(run);
     let shared = Shared::new(&cfg.workload, Arc::clone(&recorder));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -535,9 +590,15 @@ fn run_nemesis(
     seed: u64,
 ) -> Result<()> {
     let deadline = Instant::now() + cfg.time_limit;
-    let NemesisPlan::Schedule { name, interval } = &cfg.plan else {
-        sleep_until(cfg.time_limit, deadline);
-        return Ok(());
+    let (name, interval) = match &cfg.plan {
+        NemesisPlan::None => {
+            sleep_until(cfg.time_limit, deadline);
+            return Ok(());
+        }
+        NemesisPlan::Script { steps, .. } => {
+            return run_script(cfg, run, recorder, tracker, seed, steps, deadline)
+        }
+        NemesisPlan::Schedule { name, interval } => (name, interval),
     };
     let mut schedule =
         Schedule::new(name, run.nodes(), seed, *interval).map_err(|e| anyhow!("{e}"))?;
@@ -583,6 +644,177 @@ fn run_nemesis(
             return Ok(());
         }
     }
+}
+
+/// Resolves `target` against the nodes and the current leader.
+fn resolve(target: Target, nodes: &[String], leader: Option<&str>, rng: &mut u64) -> Vec<String> {
+    let leader = leader
+        .filter(|l| nodes.iter().any(|n| n == l))
+        .unwrap_or(&nodes[0])
+        .to_string();
+    let followers: Vec<String> = nodes.iter().filter(|n| **n != leader).cloned().collect();
+    match target {
+        Target::Leader => vec![leader],
+        Target::Followers(k) => followers.into_iter().take(k).collect(),
+        Target::LeaderAnd(k) => std::iter::once(leader)
+            .chain(followers.into_iter().take(k))
+            .collect(),
+        Target::Random => {
+            // xorshift: the scenario's only random choice, from the run's seed.
+            *rng ^= *rng << 13;
+            *rng ^= *rng >> 7;
+            *rng ^= *rng << 17;
+            vec![nodes[(*rng % nodes.len() as u64) as usize].clone()]
+        }
+        Target::All => nodes.to_vec(),
+    }
+}
+
+/// Runs a fixed script; at the end, whatever is still faulty is stopped (and recorded).
+#[allow(clippy::too_many_arguments)]
+fn run_script(
+    cfg: &TestConfig,
+    run: &Run,
+    recorder: &Recorder,
+    tracker: Option<&LeaderTracker>,
+    seed: u64,
+    steps: &[ScriptStep],
+    deadline: Instant,
+) -> Result<()> {
+    use nemesis::PartitionKind;
+    let start = deadline - cfg.time_limit;
+    let nodes = run.nodes().to_vec();
+    let mut rng = seed | 1;
+    let (mut net, mut killed, mut paused) = (false, false, false);
+    for step in steps {
+        let at = start + step.at;
+        if at >= deadline {
+            break;
+        }
+        sleep_until(at.saturating_duration_since(Instant::now()), deadline);
+        let leader = tracker.and_then(LeaderTracker::current);
+        let pick = |t: Target, rng: &mut u64| resolve(t, &nodes, leader.as_deref(), rng);
+        let (f, fault) = match &step.action {
+            Action::Isolate(t) => {
+                let alone = pick(*t, &mut rng);
+                let rest: Vec<String> = nodes
+                    .iter()
+                    .filter(|n| !alone.contains(n))
+                    .cloned()
+                    .collect();
+                let mut groups: Vec<Vec<String>> = alone.iter().map(|n| vec![n.clone()]).collect();
+                if !rest.is_empty() {
+                    groups.push(rest);
+                }
+                net = true;
+                (
+                    "start-partition",
+                    Fault::partition(PartitionKind::Custom, groups),
+                )
+            }
+            Action::Split(t) => {
+                let side = pick(*t, &mut rng);
+                let rest: Vec<String> = nodes
+                    .iter()
+                    .filter(|n| !side.contains(n))
+                    .cloned()
+                    .collect();
+                net = true;
+                (
+                    "start-partition",
+                    Fault::partition(PartitionKind::Custom, vec![side, rest]),
+                )
+            }
+            Action::Loss(percent) => {
+                net = true;
+                (
+                    "start-loss",
+                    Fault::Loss {
+                        nodes: nodes.clone(),
+                        percent: *percent,
+                    },
+                )
+            }
+            Action::Heal => {
+                net = false;
+                ("stop-partition", Fault::Heal)
+            }
+            Action::Kill(t) => {
+                killed = true;
+                (
+                    "start-kill",
+                    Fault::Kill {
+                        nodes: pick(*t, &mut rng),
+                    },
+                )
+            }
+            Action::RestartAll => {
+                killed = false;
+                (
+                    "stop-kill",
+                    Fault::Restart {
+                        nodes: nodes.clone(),
+                    },
+                )
+            }
+            Action::Pause(t) => {
+                paused = true;
+                (
+                    "start-pause",
+                    Fault::Pause {
+                        nodes: pick(*t, &mut rng),
+                    },
+                )
+            }
+            Action::ResumeAll => {
+                paused = false;
+                (
+                    "stop-pause",
+                    Fault::Resume {
+                        nodes: nodes.clone(),
+                    },
+                )
+            }
+        };
+        run.apply(&fault)
+            .map_err(|e| anyhow!("applying {}: {e}", fault.f()))?;
+        let mut details = fault.details();
+        match details.as_object_mut() {
+            Some(map) => {
+                if let Some(l) = &leader {
+                    map.insert("leader".into(), json!(l));
+                }
+            }
+            None => details = json!({"fault": fault.f()}),
+        }
+        say(cfg, &format!("nemesis: {f} {details}"));
+        recorder.nemesis(f, details);
+    }
+    sleep_until(cfg.time_limit, deadline);
+    for (open, f, fault) in [
+        (net, "stop-partition", Fault::Heal),
+        (
+            killed,
+            "stop-kill",
+            Fault::Restart {
+                nodes: nodes.clone(),
+            },
+        ),
+        (
+            paused,
+            "stop-pause",
+            Fault::Resume {
+                nodes: nodes.clone(),
+            },
+        ),
+    ] {
+        if open {
+            run.apply(&fault)
+                .map_err(|e| anyhow!("applying {}: {e}", fault.f()))?;
+            recorder.nemesis(f, json!({"fault": fault.f()}));
+        }
+    }
+    Ok(())
 }
 
 /// Loads the history, runs the checks, writes `results.json`.

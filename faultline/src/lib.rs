@@ -8,6 +8,7 @@
 //! - [`stats`]: op counts, latency, throughput and liveness figures;
 //! - [`harness`]: `faultline test`, one run from an empty machine to a verdict;
 //! - [`leaders`]: leader tracking from the nodes' logs during a run;
+//! - [`suite`]: the Raft lab scenarios (`faultline suite`);
 //! - [`memreg`]: a trivially correct in-memory register (the known-good system);
 //! - [`report`]: the self-contained `report.html` of a run or a history;
 //! - [`serve`]: `faultline serve`, the store over HTTP.
@@ -24,4 +25,5 @@ pub mod serve;
 pub mod spec;
 pub mod stats;
 pub mod store;
+pub mod suite;
 pub mod workload;

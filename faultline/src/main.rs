@@ -8,6 +8,7 @@ mod bench;
 mod check;
 mod cli;
 mod output;
+mod suitecmd;
 mod testcmd;
 mod web;
 
@@ -19,6 +20,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Test(args) => testcmd::run(&args),
         cli::Command::Cleanup(args) => testcmd::cleanup(&args),
+        cli::Command::Suite(args) => suitecmd::run_suite(&args),
+        cli::Command::Bugs(args) => suitecmd::run_bugs(&args),
         cli::Command::Check(args) => check::run(&args),
         cli::Command::Bench(args) => bench::run(&args),
         cli::Command::MemRegister(args) => mem_register(&args),

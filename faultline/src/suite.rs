@@ -1,0 +1,577 @@
+//! `faultline suite`: the classic Raft lab scenarios (MIT 6.824's Raft tests), for any binary a
+//! system spec can start, with real processes and a real network.
+//!
+//! Each scenario is one short [`crate::harness`] run with a scripted nemesis and its own
+//! expectations, checked on what the run recorded: the history (ops with real times, nemesis
+//! events) and the leader sightings. Every scenario also requires the run's checks to pass
+//! (linearizability per key, election safety). Expectations that need leader events are
+//! reported as `SKIP` for a system that announces none, never as a pass.
+//!
+//! Timing expectations leave room for a loaded 2-core machine: "a leader within 5 s", "no op
+//! invoked at least 1 s into a partition without a majority completes ok".
+//!
+//! | scenario | cluster | nemesis | expectations |
+//! |---|---|---|---|
+//! | `initial-election` | 3 | none | a leader within 5 s; one term while healthy |
+//! | `re-election` | 3 | isolate leader, heal, isolate 2 of 3, heal | new leader while the old is cut off; no new leader and no ok op without a majority; a leader after heal |
+//! | `basic-agree` | 3 | none | ops commit; every key read at the end |
+//! | `fail-agree` | 3 | isolate one follower | ops still commit while it is cut off |
+//! | `fail-no-agree` | 5 | isolate 3 followers | no ok op without a majority; progress after heal |
+//! | `concurrent-ops` | 3 | none | 20 clients, high rate, all checks pass |
+//! | `rejoin` | 3 | isolate leader, heal | a new leader while cut off; writes sent to the old one never show (linearizability) |
+//! | `backup` | 5 | leader + 1 cut off, then swapped, heal | progress after heal; the time it took is reported |
+//! | `persist` | 3 | kill one by one, then all, restart | acknowledged writes survive (linearizability); progress after restarts |
+//! | `figure8` | 5 | kill and restart the leader repeatedly | all checks pass; progress at the end |
+//! | `unreliable` | 3 | 20% then 40% packet loss | ops still commit; all checks pass |
+//! | `churn` | 5 | `mix` schedule, 1.5 s intervals | all checks pass; progress after the last heal |
+
+use crate::harness::{self, Action, NemesisPlan, Outcome, ScriptStep, Target, TestConfig};
+use crate::leaders::Sighting;
+use anyhow::Result;
+use checker::Verdict;
+use histories::{History, Outcome as OpOutcome};
+use std::time::{Duration, Instant};
+
+/// One scenario's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// Every expectation held.
+    Pass,
+    /// An expectation failed: why.
+    Fail(String),
+    /// Not applicable to this system: why.
+    Skip(String),
+}
+
+/// A scenario's outcome.
+#[derive(Debug, Clone)]
+pub struct ScenarioResult {
+    /// The scenario.
+    pub name: &'static str,
+    /// Pass, fail or skip.
+    pub status: Status,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// The run directory, if the run got that far.
+    pub run_dir: Option<std::path::PathBuf>,
+    /// Extra figures worth printing (e.g. backup's repair time).
+    pub note: String,
+}
+
+/// A scenario: its cluster, its nemesis, its expectations.
+pub struct Scenario {
+    /// Its name.
+    pub name: &'static str,
+    /// Nodes.
+    pub nodes: usize,
+    /// Seconds the clients run.
+    pub seconds: f64,
+    /// Concurrent clients.
+    pub concurrency: usize,
+    /// Rate of all clients, ops/s.
+    pub rate: f64,
+    /// Keys.
+    pub keys: usize,
+    /// The nemesis.
+    pub plan: fn() -> NemesisPlan,
+    /// Expectations beyond the checks; `Err(reason)` fails the scenario.
+    pub expect: fn(&Facts) -> Result<String, String>,
+    /// Does it need leader events?
+    pub needs_leaders: bool,
+}
+
+/// What a run recorded, for expectations.
+pub struct Facts {
+    /// The history.
+    pub history: History,
+    /// Leader sightings (time since the client phase started... see [`Facts::leaders`]).
+    pub leaders: Vec<Sighting>,
+    /// The harness's outcome.
+    pub outcome: Outcome,
+}
+
+impl Facts {
+    /// Times of the nemesis events named `f`, in ns.
+    pub fn times(&self, f: &str) -> Vec<u64> {
+        self.history
+            .nemesis
+            .iter()
+            .filter(|e| e.f == f)
+            .filter_map(|e| e.time)
+            .collect()
+    }
+
+    /// The `i`th event named `f`, or an error naming it.
+    pub fn at(&self, f: &str, i: usize) -> Result<u64, String> {
+        self.times(f)
+            .get(i)
+            .copied()
+            .ok_or_else(|| format!("no {f} event #{}", i + 1))
+    }
+
+    /// Ok ops invoked at or after `from` and completed before `to`.
+    pub fn ok_between(&self, from: u64, to: u64) -> usize {
+        self.history
+            .ops
+            .iter()
+            .filter(|o| matches!(o.outcome, OpOutcome::Ok(_)))
+            .filter(|o| o.call_time.is_some_and(|c| c >= from))
+            .filter(|o| o.ret_time.is_some_and(|r| r < to))
+            .count()
+    }
+
+    /// Leader sightings in `[from, to)`.
+    pub fn leaders_between(&self, from: u64, to: u64) -> Vec<&Sighting> {
+        self.leaders
+            .iter()
+            .filter(|s| s.time_ns >= from && s.time_ns < to)
+            .collect()
+    }
+
+    /// The first ok op completing after `t`, ms after `t`.
+    pub fn first_ok_after_ms(&self, t: u64) -> Option<f64> {
+        self.history
+            .ops
+            .iter()
+            .filter(|o| matches!(o.outcome, OpOutcome::Ok(_)))
+            .filter_map(|o| o.ret_time)
+            .filter(|&r| r >= t)
+            .min()
+            .map(|r| (r - t) as f64 / 1e6)
+    }
+}
+
+const S: u64 = 1_000_000_000;
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s)
+}
+
+fn step(at: f64, action: Action) -> ScriptStep {
+    ScriptStep {
+        at: secs(at),
+        action,
+    }
+}
+
+fn script(name: &str, steps: Vec<ScriptStep>) -> NemesisPlan {
+    NemesisPlan::Script {
+        name: name.to_string(),
+        steps,
+    }
+}
+
+fn need(cond: bool, why: impl FnOnce() -> String) -> Result<(), String> {
+    if cond {
+        Ok(())
+    } else {
+        Err(why())
+    }
+}
+
+/// Progress after `t`: some ok op within `within_s`.
+fn progress_after(f: &Facts, t: u64, within_s: f64, what: &str) -> Result<f64, String> {
+    match f.first_ok_after_ms(t) {
+        Some(ms) if ms <= within_s * 1e3 => Ok(ms),
+        Some(ms) => Err(format!(
+            "no ok op within {within_s} s after {what} (first after {ms:.0} ms)"
+        )),
+        None => Err(format!("no ok op after {what}")),
+    }
+}
+
+/// Every scenario, in the order they run.
+pub fn scenarios() -> Vec<Scenario> {
+    vec![
+        Scenario {
+            name: "initial-election",
+            nodes: 3,
+            seconds: 6.0,
+            concurrency: 3,
+            rate: 50.0,
+            keys: 2,
+            plan: || NemesisPlan::None,
+            needs_leaders: true,
+            expect: |f| {
+                let first = f.leaders.first().ok_or("no leader was ever elected")?;
+                // Leader times count from the client phase, which starts once a leader is
+                // known; a sighting at or before 0 is the initial election.
+                let terms: std::collections::BTreeSet<u64> =
+                    f.leaders.iter().map(|s| s.term).collect();
+                need(terms.len() == 1, || {
+                    format!("the term changed while healthy: terms {terms:?}")
+                })?;
+                Ok(format!("leader {} in term {}", first.node, first.term))
+            },
+        },
+        Scenario {
+            name: "re-election",
+            nodes: 3,
+            seconds: 14.0,
+            concurrency: 4,
+            rate: 100.0,
+            keys: 2,
+            plan: || {
+                script(
+                    "re-election",
+                    vec![
+                        step(2.0, Action::Isolate(Target::Leader)),
+                        step(5.0, Action::Heal),
+                        step(7.0, Action::Isolate(Target::LeaderAnd(1))),
+                        step(10.0, Action::Heal),
+                    ],
+                )
+            },
+            needs_leaders: true,
+            expect: |f| {
+                let cut = f.at("start-partition", 0)?;
+                let healed = f.at("stop-partition", 0)?;
+                let old = f
+                    .leaders
+                    .iter()
+                    .rfind(|s| s.time_ns <= cut)
+                    .map(|s| s.node.clone());
+                let new = f.leaders_between(cut, healed);
+                need(new.iter().any(|s| Some(&s.node) != old.as_ref()), || {
+                    format!("no new leader while {old:?} was cut off")
+                })?;
+                let split = f.at("start-partition", 1)?;
+                let healed2 = f.at("stop-partition", 1)?;
+                let grace = S;
+                need(f.leaders_between(split + grace, healed2).is_empty(), || {
+                    "a leader was elected with every node cut off".into()
+                })?;
+                let ok = f.ok_between(split + grace, healed2);
+                need(ok == 0, || {
+                    format!("{ok} op(s) succeeded with no majority connected")
+                })?;
+                let ms = progress_after(f, healed2, 3.0, "the second heal")?;
+                Ok(format!("progress {ms:.0} ms after heal"))
+            },
+        },
+        Scenario {
+            name: "basic-agree",
+            nodes: 3,
+            seconds: 4.0,
+            concurrency: 3,
+            rate: 100.0,
+            keys: 3,
+            plan: || NemesisPlan::None,
+            needs_leaders: false,
+            expect: |f| {
+                let ok = f.outcome.figures.ops.ok;
+                need(ok >= 50, || {
+                    format!("only {ok} ok ops in a healthy cluster")
+                })?;
+                Ok(format!("{ok} ok ops"))
+            },
+        },
+        Scenario {
+            name: "fail-agree",
+            nodes: 3,
+            seconds: 8.0,
+            concurrency: 4,
+            rate: 100.0,
+            keys: 2,
+            plan: || {
+                script(
+                    "fail-agree",
+                    vec![
+                        step(2.0, Action::Isolate(Target::Followers(1))),
+                        step(6.0, Action::Heal),
+                    ],
+                )
+            },
+            needs_leaders: false,
+            expect: |f| {
+                let cut = f.at("start-partition", 0)?;
+                let healed = f.at("stop-partition", 0)?;
+                let ok = f.ok_between(cut + S, healed);
+                need(ok >= 20, || {
+                    format!("only {ok} ok ops with one follower cut off")
+                })?;
+                Ok(format!("{ok} ok ops with a follower cut off"))
+            },
+        },
+        Scenario {
+            name: "fail-no-agree",
+            nodes: 5,
+            seconds: 9.0,
+            concurrency: 5,
+            rate: 100.0,
+            keys: 2,
+            plan: || {
+                script(
+                    "fail-no-agree",
+                    vec![
+                        step(2.0, Action::Isolate(Target::Followers(3))),
+                        step(6.0, Action::Heal),
+                    ],
+                )
+            },
+            needs_leaders: false,
+            expect: |f| {
+                let cut = f.at("start-partition", 0)?;
+                let healed = f.at("stop-partition", 0)?;
+                let ok = f.ok_between(cut + S, healed);
+                need(ok == 0, || {
+                    format!("{ok} op(s) succeeded with 3 of 5 cut off")
+                })?;
+                let ms = progress_after(f, healed, 3.0, "heal")?;
+                Ok(format!("progress {ms:.0} ms after heal"))
+            },
+        },
+        Scenario {
+            name: "concurrent-ops",
+            nodes: 3,
+            seconds: 5.0,
+            concurrency: 20,
+            rate: 1000.0,
+            keys: 4,
+            plan: || NemesisPlan::None,
+            needs_leaders: false,
+            expect: |f| {
+                let ok = f.outcome.figures.ops.ok;
+                need(ok >= 500, || format!("only {ok} ok ops from 20 clients"))?;
+                Ok(format!("{ok} ok ops"))
+            },
+        },
+        Scenario {
+            name: "rejoin",
+            nodes: 3,
+            seconds: 9.0,
+            concurrency: 6,
+            rate: 300.0,
+            keys: 2,
+            plan: || {
+                script(
+                    "rejoin",
+                    vec![
+                        step(2.0, Action::Isolate(Target::Leader)),
+                        step(5.5, Action::Heal),
+                    ],
+                )
+            },
+            needs_leaders: true,
+            expect: |f| {
+                let cut = f.at("start-partition", 0)?;
+                let healed = f.at("stop-partition", 0)?;
+                need(!f.leaders_between(cut, healed).is_empty(), || {
+                    "no new leader while the old one was cut off".into()
+                })?;
+                let ms = progress_after(f, healed, 3.0, "heal")?;
+                Ok(format!("progress {ms:.0} ms after the old leader rejoined"))
+            },
+        },
+        Scenario {
+            name: "backup",
+            nodes: 5,
+            seconds: 14.0,
+            concurrency: 8,
+            rate: 400.0,
+            keys: 4,
+            plan: || {
+                script(
+                    "backup",
+                    vec![
+                        step(2.0, Action::Split(Target::LeaderAnd(1))),
+                        step(6.0, Action::Heal),
+                        step(6.0, Action::Split(Target::LeaderAnd(1))),
+                        step(10.0, Action::Heal),
+                    ],
+                )
+            },
+            needs_leaders: false,
+            expect: |f| {
+                let healed = *f.times("stop-partition").last().ok_or("no heal recorded")?;
+                let ms = progress_after(f, healed, 5.0, "the last heal")?;
+                Ok(format!(
+                    "divergent logs repaired: first ok op {ms:.0} ms after heal"
+                ))
+            },
+        },
+        Scenario {
+            name: "persist",
+            nodes: 3,
+            seconds: 14.0,
+            concurrency: 4,
+            rate: 300.0,
+            keys: 4,
+            plan: || {
+                script(
+                    "persist",
+                    vec![
+                        step(2.0, Action::Kill(Target::Followers(1))),
+                        step(3.0, Action::RestartAll),
+                        step(4.5, Action::Kill(Target::Leader)),
+                        step(5.5, Action::RestartAll),
+                        step(7.5, Action::Kill(Target::All)),
+                        step(8.5, Action::RestartAll),
+                    ],
+                )
+            },
+            needs_leaders: false,
+            expect: |f| {
+                let restarted = *f.times("stop-kill").last().ok_or("no restart recorded")?;
+                let ms = progress_after(f, restarted, 5.0, "restarting every node")?;
+                Ok(format!("progress {ms:.0} ms after a full restart"))
+            },
+        },
+        Scenario {
+            name: "figure8",
+            nodes: 5,
+            seconds: 16.0,
+            concurrency: 8,
+            rate: 300.0,
+            keys: 2,
+            plan: || {
+                let mut steps = Vec::new();
+                let mut t = 1.5;
+                while t < 13.0 {
+                    steps.push(step(t, Action::Kill(Target::Leader)));
+                    steps.push(step(t + 0.8, Action::RestartAll));
+                    t += 1.6;
+                }
+                script("figure8", steps)
+            },
+            needs_leaders: false,
+            expect: |f| {
+                let restarted = *f.times("stop-kill").last().ok_or("no restart recorded")?;
+                let ms = progress_after(f, restarted, 5.0, "the last restart")?;
+                Ok(format!("progress {ms:.0} ms after the last restart"))
+            },
+        },
+        Scenario {
+            name: "unreliable",
+            nodes: 3,
+            seconds: 10.0,
+            concurrency: 4,
+            rate: 150.0,
+            keys: 2,
+            plan: || {
+                script(
+                    "unreliable",
+                    vec![
+                        step(1.0, Action::Loss(20)),
+                        step(4.0, Action::Heal),
+                        step(5.0, Action::Loss(40)),
+                        step(8.0, Action::Heal),
+                    ],
+                )
+            },
+            needs_leaders: false,
+            expect: |f| {
+                let lossy = f.at("start-loss", 0)?;
+                let ok = f.ok_between(lossy, lossy + 3 * S);
+                need(ok > 0, || "nothing committed at 20% packet loss".into())?;
+                Ok(format!("{ok} ok ops at 20% loss"))
+            },
+        },
+        Scenario {
+            name: "churn",
+            nodes: 5,
+            seconds: 14.0,
+            concurrency: 8,
+            rate: 300.0,
+            keys: 4,
+            plan: || NemesisPlan::Schedule {
+                name: "mix".into(),
+                interval: secs(1.5),
+            },
+            needs_leaders: false,
+            expect: |f| {
+                let end = f
+                    .history
+                    .nemesis
+                    .iter()
+                    .filter(|e| e.f.starts_with("stop-"))
+                    .filter_map(|e| e.time)
+                    .max()
+                    .unwrap_or(0);
+                let ms = progress_after(f, end, 5.0, "the last fault ended")?;
+                Ok(format!("progress {ms:.0} ms after the last fault"))
+            },
+        },
+    ]
+}
+
+/// The scenario names.
+pub fn names() -> Vec<&'static str> {
+    scenarios().iter().map(|s| s.name).collect()
+}
+
+/// Runs one scenario on `base` (spec, store, node args, seed, bin dir taken from it).
+pub fn run_scenario(sc: &Scenario, base: &TestConfig) -> ScenarioResult {
+    let started = Instant::now();
+    let mut cfg = base.clone();
+    cfg.nodes = sc.nodes;
+    cfg.plan = (sc.plan)();
+    if let NemesisPlan::Script { name, .. } = &mut cfg.plan {
+        *name = sc.name.to_string();
+    }
+    cfg.time_limit = secs(sc.seconds);
+    cfg.workload.concurrency = sc.concurrency;
+    cfg.workload.rate = sc.rate;
+    cfg.workload.keys = sc.keys;
+    cfg.settle = secs(1.0);
+    cfg.final_read_budget = secs(15.0);
+    let finish = |status, run_dir, note| ScenarioResult {
+        name: sc.name,
+        status,
+        elapsed: started.elapsed(),
+        run_dir,
+        note,
+    };
+    let has_leaders = cfg.spec.leader_events != crate::spec::LeaderEvents::None;
+    if sc.needs_leaders && !has_leaders {
+        return finish(
+            Status::Skip("the system announces no leader events".into()),
+            None,
+            String::new(),
+        );
+    }
+    let outcome = match harness::run_test(&cfg) {
+        Ok(o) => o,
+        Err(e) => {
+            return finish(
+                Status::Fail(format!("the run failed: {e:#}")),
+                None,
+                String::new(),
+            )
+        }
+    };
+    let dir = Some(outcome.run_dir.clone());
+    let history = match histories::load(
+        &outcome.run_dir.join("history.jsonl"),
+        histories::Format::Jsonl,
+    ) {
+        Ok(l) => l.history,
+        Err(e) => return finish(Status::Fail(format!("history: {e}")), dir, String::new()),
+    };
+    let verdict = outcome.verdict;
+    let check_line = outcome.check.summary_line();
+    let election_ok = !matches!(&outcome.election, Some(e) if !e.valid);
+    let facts = Facts {
+        history,
+        leaders: outcome.leaders.clone(),
+        outcome,
+    };
+    if verdict != Verdict::Valid {
+        let why = match facts
+            .outcome
+            .check
+            .counterexample
+            .as_ref()
+            .and_then(|c| c.anomaly.clone())
+        {
+            Some(a) => format!("linearizability: {a}"),
+            None if !election_ok => "election safety: two leaders in one term".to_string(),
+            None => format!("linearizability: {check_line}"),
+        };
+        return finish(Status::Fail(why), dir, String::new());
+    }
+    match (sc.expect)(&facts) {
+        Ok(note) => finish(Status::Pass, dir, note),
+        Err(why) => finish(Status::Fail(why), dir, String::new()),
+    }
+}
