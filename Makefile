@@ -2,6 +2,8 @@
 #   make test-partition   build, then a 5-node raft-register test under partitions (~60 s)
 #   make test-kill / test-pause / test-mix   the same under other nemeses
 #   make test-etcd        a 5-member etcd under partitions (~60 s)
+#   make test-suite       the Raft lab scenarios on raft-register (~2.5 min)
+#   make test-bugs        the planted-bug scorecard (`faultline bugs`, up to ~1 h)
 #   make test          fmt, clippy, every test (unit, property, simulation, end-to-end)
 #   make bench-check   the checker benchmark (`faultline bench check`)
 #   make bench-harness faultline's clients and recorder (`faultline bench harness`)
@@ -12,7 +14,7 @@ JOBS ?= 2
 SYSTEM_TOOLS := ip:iproute2 iptables:iptables chromium:chromium
 
 .PHONY: test deps build release fmt clippy unit bench-check bench-harness bench-node \
-	run-deps test-partition test-kill test-pause test-mix test-etcd
+	run-deps test-partition test-kill test-pause test-mix test-etcd test-suite test-bugs
 
 # Flags of the `make test-*` runs; e.g. `make test-partition RUN_FLAGS="--seed 7"`.
 RUN_FLAGS ?=
@@ -34,6 +36,12 @@ test-pause: run-deps release
 
 test-mix: run-deps release
 	$(FAULTLINE) test --system systems/raft-register.toml --nodes 5 --nemesis mix --time-limit 60 $(RUN_FLAGS)
+
+test-suite: run-deps release
+	$(FAULTLINE) suite --system systems/raft-register.toml $(RUN_FLAGS)
+
+test-bugs: run-deps release
+	$(FAULTLINE) bugs --system systems/raft-register.toml $(RUN_FLAGS)
 
 test-etcd: run-deps release
 	@scripts/ensure-etcd.sh
