@@ -483,3 +483,55 @@ fn etcd_with_serializable_reads_is_caught_under_isolate_leader() {
     .expect("serializable reads under isolate-leader were not caught in 6 runs");
     assert!(text.contains("a stale read"), "{text}");
 }
+
+/// Runs `faultline suite` on `spec` with `extra` flags; returns (exit code, stdout).
+fn suite(spec: &str, store: &Path, extra: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(faultline())
+        .arg("suite")
+        .arg("--system")
+        .arg(workspace().join(format!("systems/{spec}.toml")))
+        .arg("--store")
+        .arg(store)
+        .args(extra)
+        .output()
+        .expect("run faultline suite");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    println!("{text}");
+    (out.status.code(), format!("{text}\n{}", stderr(&out)))
+}
+
+#[test]
+fn the_suite_passes_on_raft_register() {
+    let _g = setup();
+    let store = tempfile::tempdir().unwrap();
+    let (code, text) = suite("raft-register", store.path(), &["--seed", "3"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(text.matches("--- PASS: ").count(), 12, "{text}");
+    assert!(
+        text.contains("PASS: 12 passed, 0 failed, 0 skipped"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_suite_scenario_fails_with_a_planted_bug_and_names_the_store() {
+    let _g = setup();
+    let store = tempfile::tempdir().unwrap();
+    let (code, text) = suite(
+        "raft-register",
+        store.path(),
+        &[
+            "--only",
+            "persist",
+            "--node-args",
+            "--bug no-fsync",
+            "--runs",
+            "3",
+            "--seed",
+            "1",
+        ],
+    );
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("--- FAIL: persist"), "{text}");
+    assert!(text.contains("store: "), "{text}");
+}

@@ -109,23 +109,42 @@ impl JsonlTcpClient {
     }
 
     /// Runs one operation to completion.
+    ///
+    /// A write or cas whose answer was lost (timeout, connection dropped after sending) is
+    /// retried once on the next node with the same `client`/`seq`, as an at-most-once client
+    /// does: a node that deduplicates answers the retry without applying it twice. After a
+    /// lost attempt only an ok answer is definite; any error becomes `info`, because the lost
+    /// attempt may still take effect.
     pub async fn invoke(&mut self, inv: &Invocation) -> Completion {
         self.seq += 1;
         let seq = self.seq;
         let mut redirects = 0;
+        let mut lost: Option<String> = None;
+        let indefinite = |lost: &Option<String>, why: String| match lost {
+            Some(first) => Completion::Info(format!("{first}; retry: {why}")),
+            None => Completion::Fail(why),
+        };
         loop {
             let reply = match self.round_trip(inv, seq).await {
                 Ok(reply) => reply,
                 Err(Attempt::NotSent(e)) => {
                     self.rotate();
-                    return Completion::Fail(format!("not sent: {e}"));
+                    return indefinite(&lost, format!("not sent: {e}"));
                 }
                 Err(Attempt::Lost(e)) => {
                     self.rotate();
-                    return Completion::Info(e);
+                    if inv.kind != OpKind::Read && lost.is_none() {
+                        lost = Some(e);
+                        continue;
+                    }
+                    return Completion::Info(match lost {
+                        Some(first) => format!("{first}; retry: {e}"),
+                        None => e,
+                    });
                 }
             };
             match classify(inv, &reply) {
+                Classified::Done(Completion::Fail(why)) => return indefinite(&lost, why),
                 Classified::Done(c) => return c,
                 Classified::NotLeader(hint) if redirects < REDIRECTS_MAX => {
                     redirects += 1;
@@ -133,7 +152,7 @@ impl JsonlTcpClient {
                 }
                 Classified::NotLeader(_) => {
                     self.rotate();
-                    return Completion::Fail("not leader".into());
+                    return indefinite(&lost, "not leader".into());
                 }
             }
         }
@@ -349,6 +368,97 @@ mod tests {
                 &read,
                 &r(r#"{"in_reply_to":1,"type":"write_ok"}"#)
             )),
+            Completion::Info(_)
+        ));
+    }
+
+    /// A one-connection fake node: answers each request line with `answer(line)`, or drops
+    /// the connection without answering when it returns None. Returns its address and the
+    /// request lines it saw.
+    async fn fake(
+        answer: fn(&str) -> Option<String>,
+    ) -> (SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (r, mut w) = stream.into_split();
+                let mut lines = BufReader::new(r).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    log.lock().unwrap().push(line.clone());
+                    match answer(&line) {
+                        Some(reply) => {
+                            let _ = w.write_all(format!("{reply}\n").as_bytes()).await;
+                        }
+                        None => break,
+                    }
+                }
+            }
+        });
+        (addr, seen)
+    }
+
+    fn msg_id(line: &str) -> u64 {
+        serde_json::from_str::<serde_json::Value>(line).unwrap()["msg_id"]
+            .as_u64()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_lost_write_is_retried_once_with_the_same_seq_and_a_later_error_is_info() {
+        let (dropper, seen_a) = fake(|_| None).await;
+        let (acker, seen_b) = fake(|l| {
+            Some(format!(
+                r#"{{"in_reply_to":{},"type":"write_ok"}}"#,
+                msg_id(l)
+            ))
+        })
+        .await;
+        let (refuser, _) = fake(|l| {
+            Some(format!(
+                r#"{{"in_reply_to":{},"type":"error","code":22,"text":"no"}}"#,
+                msg_id(l)
+            ))
+        })
+        .await;
+        let nodes =
+            |second: SocketAddr| vec![("n1".to_string(), dropper), ("n2".to_string(), second)];
+        let mut c = JsonlTcpClient::new(
+            nodes(acker),
+            0,
+            Arc::new(super::super::DirectConnector),
+            "c9".into(),
+            Duration::from_secs(2),
+        );
+        assert_eq!(c.invoke(&inv(OpKind::Write(7))).await, Completion::Ok(None));
+        let first: serde_json::Value = serde_json::from_str(&seen_a.lock().unwrap()[0]).unwrap();
+        let retry: serde_json::Value = serde_json::from_str(&seen_b.lock().unwrap()[0]).unwrap();
+        assert_eq!(first["seq"], retry["seq"], "the retry reuses the seq");
+        assert_eq!(retry["client"], "c9");
+        // A definite error on the retry cannot undo the lost attempt: info, not fail.
+        let mut c = JsonlTcpClient::new(
+            nodes(refuser),
+            0,
+            Arc::new(super::super::DirectConnector),
+            "c9".into(),
+            Duration::from_secs(2),
+        );
+        assert!(matches!(
+            c.invoke(&inv(OpKind::Cas(1, 2))).await,
+            Completion::Info(_)
+        ));
+        // Reads are not retried: a lost read is info at once.
+        let mut c = JsonlTcpClient::new(
+            nodes(acker),
+            0,
+            Arc::new(super::super::DirectConnector),
+            "c9".into(),
+            Duration::from_secs(2),
+        );
+        assert!(matches!(
+            c.invoke(&inv(OpKind::Read)).await,
             Completion::Info(_)
         ));
     }
