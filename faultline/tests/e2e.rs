@@ -535,3 +535,16 @@ fn a_suite_scenario_fails_with_a_planted_bug_and_names_the_store() {
     assert!(text.contains("--- FAIL: persist"), "{text}");
     assert!(text.contains("store: "), "{text}");
 }
+
+#[test]
+fn the_suite_passes_on_etcd() {
+    let _g = setup();
+    require_etcd();
+    let store = tempfile::tempdir().unwrap();
+    let (code, text) = suite("etcd", store.path(), &["--seed", "1"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("PASS: 12 passed, 0 failed, 0 skipped"),
+        "{text}"
+    );
+}
