@@ -278,8 +278,30 @@ pub(crate) fn name_anomaly(op: &Op, ops: &[&Op], initial: &Value) -> Option<Stri
              (the {read})"
         ));
     }
+    // A later observation proves the overwrite too: a read invoked after v's write completed
+    // that saw another value, and completed before this read was invoked.
+    let observed_after = |after: u64| {
+        ops.iter()
+            .filter(|o| o.id != op.id && o.f == F::Read && o.call > after)
+            .filter(|o| matches!(&o.outcome, Outcome::Ok(u) if u != v))
+            .filter(|o| o.ret.is_some_and(|r| r < op.call))
+            .max_by_key(|o| o.ret)
+            .copied()
+    };
     for w in &writers {
         let Some(w_ret) = w.ret else { continue };
+        if let Some(x) = observed_after(w_ret).filter(|_| overwrite_after(Some(w_ret)).is_none()) {
+            return Some(format!(
+                "a stale read: {v} (written by {}, ok at line {}) had been overwritten: the {} \
+                 (ok at line {}) was invoked after that write completed and saw another value \
+                 before the read was invoked at line {}",
+                describe_op(w),
+                w.ret_line.unwrap_or(0),
+                describe_op(x),
+                x.ret_line.unwrap_or(0),
+                op.call_line
+            ));
+        }
         if let Some(x) = overwrite_after(Some(w_ret)) {
             return Some(format!(
                 "a stale read: {v} (written by {}, ok at line {}) had been overwritten by {} \

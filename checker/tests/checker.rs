@@ -429,6 +429,20 @@ fn names_the_anomaly_of_a_read_and_only_when_real_time_proves_it() {
 {"type":"invoke","process":0,"f":"write","key":"k","value":3}
 {"type":"ok","process":0,"f":"write","key":"k","value":3}"#;
     assert!(anomaly(future).expect("named").contains("from the future"));
+    // Concurrent writes 1 and 2; a read saw 2 after both completed; a later read of 1 is stale.
+    let observed = r#"{"type":"invoke","process":0,"f":"write","key":"k","value":1}
+{"type":"invoke","process":1,"f":"write","key":"k","value":2}
+{"type":"ok","process":0,"f":"write","key":"k","value":1}
+{"type":"ok","process":1,"f":"write","key":"k","value":2}
+{"type":"invoke","process":3,"f":"read","key":"k","value":null}
+{"type":"ok","process":3,"f":"read","key":"k","value":2}
+{"type":"invoke","process":2,"f":"read","key":"k","value":null}
+{"type":"ok","process":2,"f":"read","key":"k","value":1}"#;
+    let a = anomaly(observed).expect("named");
+    assert!(
+        a.contains("a stale read: 1") && a.contains("read of 2"),
+        "{a}"
+    );
     // Invalid, but not by a read: two cas from the same value both ok. No read anomaly named.
     let double_cas = r#"{"type":"invoke","process":0,"f":"write","key":"k","value":1}
 {"type":"ok","process":0,"f":"write","key":"k","value":1}

@@ -276,11 +276,13 @@ fn stale_read_is_caught_under_isolate_leader() {
         "--rate",
         "500",
     ];
-    let (runs, text) = hunt("stale-read", "isolate-leader", &extra, 6)
-        .expect("--bug stale-read under isolate-leader was not caught in 6 runs");
+    // CheckQuorum makes the window short (a deposed leader steps down within an election
+    // timeout): measured 1 to 5 runs; the bound leaves room for a loaded machine.
+    let (runs, text) = hunt("stale-read", "isolate-leader", &extra, 10)
+        .expect("--bug stale-read under isolate-leader was not caught in 10 runs");
     assert!(text.contains("a stale read"), "{text}");
     assert!(text.contains("verdict: INVALID"), "{text}");
-    assert!(runs <= 6);
+    assert!(runs <= 10);
 }
 
 #[test]
