@@ -164,6 +164,8 @@ pub struct Outcome {
     pub verdict: Verdict,
     /// The contents of `results.json`.
     pub results: serde_json::Value,
+    /// The recorded history, as checked.
+    pub history: histories::History,
     /// The linearizability report.
     pub check: checker::Report,
     /// The election-safety report (None: the system announces no leaders).
@@ -618,32 +620,48 @@ fn run_nemesis(
             .next_step(leader.as_deref())
             .map_err(|e| anyhow!("{e}"))?;
         let fam = family(&step.start);
-        run.apply(&step.start)
-            .map_err(|e| anyhow!("applying {}: {e}", step.start.f()))?;
-        let mut details = step.start.details();
-        if let Some(map) = details.as_object_mut() {
-            if let Some(l) = &leader {
-                map.insert("leader".into(), json!(l));
-            }
-        }
-        recorder.nemesis(&format!("start-{fam}"), details.clone());
-        say(cfg, &format!("nemesis: start-{fam} {details}"));
+        apply_and_record(
+            cfg,
+            run,
+            recorder,
+            &format!("start-{fam}"),
+            &step.start,
+            leader.as_deref(),
+        )?;
         sleep_until(step.faulty, deadline + step.faulty);
-        run.apply(&step.stop)
-            .map_err(|e| anyhow!("applying {}: {e}", step.stop.f()))?;
-        let mut stop = step.stop.details();
-        match stop.as_object_mut() {
-            Some(map) => {
-                map.insert("fault".into(), json!(step.stop.f()));
-            }
-            None => stop = json!({"fault": step.stop.f()}),
-        }
-        recorder.nemesis(&format!("stop-{fam}"), stop);
-        say(cfg, &format!("nemesis: stop-{fam}"));
+        apply_and_record(cfg, run, recorder, &format!("stop-{fam}"), &step.stop, None)?;
         if Instant::now() >= deadline {
             return Ok(());
         }
     }
+}
+
+/// Applies `fault` and then records it as the nemesis event `event` (after it took effect):
+/// its details, plus the leader it aimed at for a `start-` event and the fault's name for a
+/// `stop-` event (`heal`, `restart`, `resume`).
+fn apply_and_record(
+    cfg: &TestConfig,
+    run: &Run,
+    recorder: &Recorder,
+    event: &str,
+    fault: &Fault,
+    leader: Option<&str>,
+) -> Result<()> {
+    run.apply(fault)
+        .map_err(|e| anyhow!("applying {}: {e}", fault.f()))?;
+    let mut details = match fault.details() {
+        serde_json::Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    };
+    if event.starts_with("stop-") {
+        details.insert("fault".into(), json!(fault.f()));
+    } else if let Some(l) = leader {
+        details.insert("leader".into(), json!(l));
+    }
+    let details = serde_json::Value::Object(details);
+    say(cfg, &format!("nemesis: {event} {details}"));
+    recorder.nemesis(event, details);
+    Ok(())
 }
 
 /// Resolves `target` against the nodes and the current leader.
@@ -776,19 +794,7 @@ fn run_script(
                 )
             }
         };
-        run.apply(&fault)
-            .map_err(|e| anyhow!("applying {}: {e}", fault.f()))?;
-        let mut details = fault.details();
-        match details.as_object_mut() {
-            Some(map) => {
-                if let Some(l) = &leader {
-                    map.insert("leader".into(), json!(l));
-                }
-            }
-            None => details = json!({"fault": fault.f()}),
-        }
-        say(cfg, &format!("nemesis: {f} {details}"));
-        recorder.nemesis(f, details);
+        apply_and_record(cfg, run, recorder, f, &fault, leader.as_deref())?;
     }
     sleep_until(cfg.time_limit, deadline);
     for (open, f, fault) in [
@@ -809,9 +815,7 @@ fn run_script(
         ),
     ] {
         if open {
-            run.apply(&fault)
-                .map_err(|e| anyhow!("applying {}: {e}", fault.f()))?;
-            recorder.nemesis(f, json!({"fault": fault.f()}));
+            apply_and_record(cfg, run, recorder, f, &fault, None)?;
         }
     }
     Ok(())
@@ -943,6 +947,7 @@ fn analyse(
         run_dir: run_dir.dir.clone(),
         verdict,
         results,
+        history,
         check,
         election,
         leaders,

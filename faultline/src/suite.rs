@@ -80,20 +80,25 @@ pub struct Scenario {
     pub needs_leaders: bool,
 }
 
-/// What a run recorded, for expectations.
+/// What a run recorded, for expectations: the harness's outcome (history, leader sightings,
+/// figures), all timed by the same clock (ns since the history was created).
 pub struct Facts {
-    /// The history.
-    pub history: History,
-    /// Leader sightings (time since the client phase started... see [`Facts::leaders`]).
-    pub leaders: Vec<Sighting>,
     /// The harness's outcome.
     pub outcome: Outcome,
 }
 
 impl Facts {
+    fn history(&self) -> &History {
+        &self.outcome.history
+    }
+
+    fn leaders(&self) -> &[Sighting] {
+        &self.outcome.leaders
+    }
+
     /// Times of the nemesis events named `f`, in ns.
     pub fn times(&self, f: &str) -> Vec<u64> {
-        self.history
+        self.history()
             .nemesis
             .iter()
             .filter(|e| e.f == f)
@@ -111,7 +116,7 @@ impl Facts {
 
     /// Ok ops invoked at or after `from` and completed before `to`.
     pub fn ok_between(&self, from: u64, to: u64) -> usize {
-        self.history
+        self.history()
             .ops
             .iter()
             .filter(|o| matches!(o.outcome, OpOutcome::Ok(_)))
@@ -122,7 +127,7 @@ impl Facts {
 
     /// Leader sightings in `[from, to)`.
     pub fn leaders_between(&self, from: u64, to: u64) -> Vec<&Sighting> {
-        self.leaders
+        self.leaders()
             .iter()
             .filter(|s| s.time_ns >= from && s.time_ns < to)
             .collect()
@@ -130,7 +135,7 @@ impl Facts {
 
     /// The first ok op completing after `t`, ms after `t`.
     pub fn first_ok_after_ms(&self, t: u64) -> Option<f64> {
-        self.history
+        self.history()
             .ops
             .iter()
             .filter(|o| matches!(o.outcome, OpOutcome::Ok(_)))
@@ -193,11 +198,9 @@ pub fn scenarios() -> Vec<Scenario> {
             plan: || NemesisPlan::None,
             needs_leaders: true,
             expect: |f| {
-                let first = f.leaders.first().ok_or("no leader was ever elected")?;
-                // Leader times count from the client phase, which starts once a leader is
-                // known; a sighting at or before 0 is the initial election.
+                let first = f.leaders().first().ok_or("no leader was ever elected")?;
                 let terms: std::collections::BTreeSet<u64> =
-                    f.leaders.iter().map(|s| s.term).collect();
+                    f.leaders().iter().map(|s| s.term).collect();
                 need(terms.len() == 1, || {
                     format!("the term changed while healthy: terms {terms:?}")
                 })?;
@@ -227,7 +230,7 @@ pub fn scenarios() -> Vec<Scenario> {
                 let cut = f.at("start-partition", 0)?;
                 let healed = f.at("stop-partition", 0)?;
                 let old = f
-                    .leaders
+                    .leaders()
                     .iter()
                     .rfind(|s| s.time_ns <= cut)
                     .map(|s| s.node.clone());
@@ -481,7 +484,7 @@ pub fn scenarios() -> Vec<Scenario> {
             needs_leaders: false,
             expect: |f| {
                 let end = f
-                    .history
+                    .history()
                     .nemesis
                     .iter()
                     .filter(|e| e.f.starts_with("stop-"))
@@ -541,21 +544,10 @@ pub fn run_scenario(sc: &Scenario, base: &TestConfig) -> ScenarioResult {
         }
     };
     let dir = Some(outcome.run_dir.clone());
-    let history = match histories::load(
-        &outcome.run_dir.join("history.jsonl"),
-        histories::Format::Jsonl,
-    ) {
-        Ok(l) => l.history,
-        Err(e) => return finish(Status::Fail(format!("history: {e}")), dir, String::new()),
-    };
     let verdict = outcome.verdict;
     let check_line = outcome.check.summary_line();
     let election_ok = !matches!(&outcome.election, Some(e) if !e.valid);
-    let facts = Facts {
-        history,
-        leaders: outcome.leaders.clone(),
-        outcome,
-    };
+    let facts = Facts { outcome };
     if verdict != Verdict::Valid {
         let why = match facts
             .outcome

@@ -7,7 +7,9 @@ use faultline::harness::{self, NemesisPlan, TestConfig};
 use faultline::suite::{self, Scenario, ScenarioResult, Status};
 use std::time::{Duration, Instant};
 
-/// raft-node's planted bugs (DESIGN.md, "raft-node's planted bugs").
+/// raft-node's planted bugs (DESIGN.md, "raft-node's planted bugs"). The same list as
+/// `node::core::Bugs::NAMES`, written out because faultline runs raft-node as a process and
+/// never links the node crate (DESIGN.md, "Workspace"); an unknown name fails at node start.
 pub const BUGS: [&str; 7] = [
     "stale-read",
     "follower-read",
