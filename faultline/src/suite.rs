@@ -114,6 +114,14 @@ impl Facts {
             .ok_or_else(|| format!("no {f} event #{}", i + 1))
     }
 
+    /// The `i`th partition: (its start, its heal), or an error naming what is missing.
+    pub fn partition(&self, i: usize) -> Result<(u64, u64), String> {
+        Ok((
+            self.at("start-partition", i)?,
+            self.at("stop-partition", i)?,
+        ))
+    }
+
     /// Ok ops invoked at or after `from` and completed before `to`.
     pub fn ok_between(&self, from: u64, to: u64) -> usize {
         self.history()
@@ -159,9 +167,10 @@ fn step(at: f64, action: Action) -> ScriptStep {
     }
 }
 
-fn script(name: &str, steps: Vec<ScriptStep>) -> NemesisPlan {
+/// A scripted plan; its name is set to the scenario's by [`run_scenario`].
+fn script(steps: Vec<ScriptStep>) -> NemesisPlan {
     NemesisPlan::Script {
-        name: name.to_string(),
+        name: String::new(),
         steps,
     }
 }
@@ -215,20 +224,16 @@ pub fn scenarios() -> Vec<Scenario> {
             rate: 100.0,
             keys: 2,
             plan: || {
-                script(
-                    "re-election",
-                    vec![
-                        step(2.0, Action::Isolate(Target::Leader)),
-                        step(5.0, Action::Heal),
-                        step(7.0, Action::Isolate(Target::LeaderAnd(1))),
-                        step(10.0, Action::Heal),
-                    ],
-                )
+                script(vec![
+                    step(2.0, Action::Isolate(Target::Leader)),
+                    step(5.0, Action::Heal),
+                    step(7.0, Action::Isolate(Target::LeaderAnd(1))),
+                    step(10.0, Action::Heal),
+                ])
             },
             needs_leaders: true,
             expect: |f| {
-                let cut = f.at("start-partition", 0)?;
-                let healed = f.at("stop-partition", 0)?;
+                let (cut, healed) = f.partition(0)?;
                 let old = f
                     .leaders()
                     .iter()
@@ -238,8 +243,7 @@ pub fn scenarios() -> Vec<Scenario> {
                 need(new.iter().any(|s| Some(&s.node) != old.as_ref()), || {
                     format!("no new leader while {old:?} was cut off")
                 })?;
-                let split = f.at("start-partition", 1)?;
-                let healed2 = f.at("stop-partition", 1)?;
+                let (split, healed2) = f.partition(1)?;
                 let grace = S;
                 need(f.leaders_between(split + grace, healed2).is_empty(), || {
                     "a leader was elected with every node cut off".into()
@@ -277,18 +281,14 @@ pub fn scenarios() -> Vec<Scenario> {
             rate: 100.0,
             keys: 2,
             plan: || {
-                script(
-                    "fail-agree",
-                    vec![
-                        step(2.0, Action::Isolate(Target::Followers(1))),
-                        step(6.0, Action::Heal),
-                    ],
-                )
+                script(vec![
+                    step(2.0, Action::Isolate(Target::Followers(1))),
+                    step(6.0, Action::Heal),
+                ])
             },
             needs_leaders: false,
             expect: |f| {
-                let cut = f.at("start-partition", 0)?;
-                let healed = f.at("stop-partition", 0)?;
+                let (cut, healed) = f.partition(0)?;
                 let ok = f.ok_between(cut + S, healed);
                 need(ok >= 20, || {
                     format!("only {ok} ok ops with one follower cut off")
@@ -304,18 +304,14 @@ pub fn scenarios() -> Vec<Scenario> {
             rate: 100.0,
             keys: 2,
             plan: || {
-                script(
-                    "fail-no-agree",
-                    vec![
-                        step(2.0, Action::Isolate(Target::Followers(3))),
-                        step(6.0, Action::Heal),
-                    ],
-                )
+                script(vec![
+                    step(2.0, Action::Isolate(Target::Followers(3))),
+                    step(6.0, Action::Heal),
+                ])
             },
             needs_leaders: false,
             expect: |f| {
-                let cut = f.at("start-partition", 0)?;
-                let healed = f.at("stop-partition", 0)?;
+                let (cut, healed) = f.partition(0)?;
                 let ok = f.ok_between(cut + S, healed);
                 need(ok == 0, || {
                     format!("{ok} op(s) succeeded with 3 of 5 cut off")
@@ -347,18 +343,14 @@ pub fn scenarios() -> Vec<Scenario> {
             rate: 300.0,
             keys: 2,
             plan: || {
-                script(
-                    "rejoin",
-                    vec![
-                        step(2.0, Action::Isolate(Target::Leader)),
-                        step(5.5, Action::Heal),
-                    ],
-                )
+                script(vec![
+                    step(2.0, Action::Isolate(Target::Leader)),
+                    step(5.5, Action::Heal),
+                ])
             },
             needs_leaders: true,
             expect: |f| {
-                let cut = f.at("start-partition", 0)?;
-                let healed = f.at("stop-partition", 0)?;
+                let (cut, healed) = f.partition(0)?;
                 need(!f.leaders_between(cut, healed).is_empty(), || {
                     "no new leader while the old one was cut off".into()
                 })?;
@@ -374,15 +366,12 @@ pub fn scenarios() -> Vec<Scenario> {
             rate: 400.0,
             keys: 4,
             plan: || {
-                script(
-                    "backup",
-                    vec![
-                        step(2.0, Action::Split(Target::LeaderAnd(1))),
-                        step(6.0, Action::Heal),
-                        step(6.0, Action::Split(Target::LeaderAnd(1))),
-                        step(10.0, Action::Heal),
-                    ],
-                )
+                script(vec![
+                    step(2.0, Action::Split(Target::LeaderAnd(1))),
+                    step(6.0, Action::Heal),
+                    step(6.0, Action::Split(Target::LeaderAnd(1))),
+                    step(10.0, Action::Heal),
+                ])
             },
             needs_leaders: false,
             expect: |f| {
@@ -401,17 +390,14 @@ pub fn scenarios() -> Vec<Scenario> {
             rate: 300.0,
             keys: 4,
             plan: || {
-                script(
-                    "persist",
-                    vec![
-                        step(2.0, Action::Kill(Target::Followers(1))),
-                        step(3.0, Action::RestartAll),
-                        step(4.5, Action::Kill(Target::Leader)),
-                        step(5.5, Action::RestartAll),
-                        step(7.5, Action::Kill(Target::All)),
-                        step(8.5, Action::RestartAll),
-                    ],
-                )
+                script(vec![
+                    step(2.0, Action::Kill(Target::Followers(1))),
+                    step(3.0, Action::RestartAll),
+                    step(4.5, Action::Kill(Target::Leader)),
+                    step(5.5, Action::RestartAll),
+                    step(7.5, Action::Kill(Target::All)),
+                    step(8.5, Action::RestartAll),
+                ])
             },
             needs_leaders: false,
             expect: |f| {
@@ -435,7 +421,7 @@ pub fn scenarios() -> Vec<Scenario> {
                     steps.push(step(t + 0.8, Action::RestartAll));
                     t += 1.6;
                 }
-                script("figure8", steps)
+                script(steps)
             },
             needs_leaders: false,
             expect: |f| {
@@ -452,15 +438,12 @@ pub fn scenarios() -> Vec<Scenario> {
             rate: 150.0,
             keys: 2,
             plan: || {
-                script(
-                    "unreliable",
-                    vec![
-                        step(1.0, Action::Loss(20)),
-                        step(4.0, Action::Heal),
-                        step(5.0, Action::Loss(40)),
-                        step(8.0, Action::Heal),
-                    ],
-                )
+                script(vec![
+                    step(1.0, Action::Loss(20)),
+                    step(4.0, Action::Heal),
+                    step(5.0, Action::Loss(40)),
+                    step(8.0, Action::Heal),
+                ])
             },
             needs_leaders: false,
             expect: |f| {
