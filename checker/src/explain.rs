@@ -114,8 +114,14 @@ pub(crate) fn counterexample(
     parts: &[(Option<String>, Vec<&Op>)],
     budget: Budget,
 ) -> Option<Counterexample> {
-    let _ = history;
     for (key, ops) in parts {
+        // Failed ops never reach the search, but a read of a value only a failed op wrote is
+        // worth naming: an op reported as not done took effect.
+        let failed: Vec<&Op> = history
+            .ops
+            .iter()
+            .filter(|o| o.outcome == Outcome::Fail && (key.is_none() || o.key == *key))
+            .collect();
         let SearchResult::Invalid(stuck) = crate::search_part(kind, initial, ops, budget) else {
             continue;
         };
@@ -125,6 +131,7 @@ pub(crate) fn counterexample(
             kind,
             initial,
             ops,
+            &failed,
             stuck,
             &minimal,
             complete,
@@ -136,11 +143,13 @@ pub(crate) fn counterexample(
 /// Prefix ops shown in the text (the JSON has them all).
 const PREFIX_SHOWN: usize = 10;
 
+#[allow(clippy::too_many_arguments)]
 fn build(
     key: Option<String>,
     kind: ModelKind,
     initial: &Value,
     ops: &[&Op],
+    failed: &[&Op],
     stuck: Stuck,
     minimal: &[&Op],
     complete: bool,
@@ -178,7 +187,7 @@ fn build(
     );
     let anomaly = match kind {
         ModelKind::Register | ModelKind::CasRegister | ModelKind::Kv => {
-            name_anomaly(op, ops, initial)
+            name_anomaly(op, ops, initial, failed)
         }
         _ => None,
     };
@@ -232,11 +241,17 @@ fn build(
 /// Jepsen's vocabulary), when the ops prove it:
 /// - *stale read*: the value read had been overwritten by an ok write that was invoked after
 ///   the value's write completed and completed before the read was invoked;
-/// - *read of a value never written*: no write or cas (ok or info) wrote it;
+/// - *read of a value never written*: no write or cas (ok or info) wrote it; when a failed
+///   one did, that is said (an op reported as not done took effect);
 /// - *read from the future*: every op that wrote it was invoked after the read completed.
 ///
 /// Returns None for other ops or when real time alone does not prove the name.
-pub(crate) fn name_anomaly(op: &Op, ops: &[&Op], initial: &Value) -> Option<String> {
+pub(crate) fn name_anomaly(
+    op: &Op,
+    ops: &[&Op],
+    initial: &Value,
+    failed: &[&Op],
+) -> Option<String> {
     let (F::Read, Outcome::Ok(v)) = (op.f, &op.outcome) else {
         return None;
     };
@@ -268,6 +283,19 @@ pub(crate) fn name_anomaly(op: &Op, ops: &[&Op], initial: &Value) -> Option<Stri
         ));
     }
     if writers.is_empty() {
+        if let Some(w) = failed.iter().find(|o| writes(o) == Some(v)) {
+            return Some(format!(
+                "a failed op took effect: the {read} saw {v}, written only by {}, which was \
+                 answered as failed at line {}{}: an at-most-once retry applied twice, or a \
+                 definite error for an op that happened",
+                describe_op(w),
+                w.ret_line.unwrap_or(0),
+                w.error
+                    .as_ref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default(),
+            ));
+        }
         return Some(format!(
             "a read of a value never written: no write or cas wrote {v} (the {read})"
         ));

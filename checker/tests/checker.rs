@@ -423,6 +423,19 @@ fn names_the_anomaly_of_a_read_and_only_when_real_time_proves_it() {
 {"type":"invoke","process":2,"f":"read","key":"k","value":null}
 {"type":"ok","process":2,"f":"read","key":"k","value":9}"#;
     assert!(anomaly(phantom).expect("named").contains("never written"));
+    // A value only a failed cas wrote: the failure was a lie (a retry applied twice).
+    let lied = r#"{"type":"invoke","process":0,"f":"write","key":"k","value":1}
+{"type":"ok","process":0,"f":"write","key":"k","value":1}
+{"type":"invoke","process":1,"f":"cas","key":"k","value":[1,5]}
+{"type":"fail","process":1,"f":"cas","key":"k","value":[1,5],"error":"error 22: expected 1, found 5"}
+{"type":"invoke","process":2,"f":"read","key":"k","value":null}
+{"type":"ok","process":2,"f":"read","key":"k","value":5}"#;
+    let a = anomaly(lied).expect("named");
+    assert!(a.starts_with("a failed op took effect"), "{a}");
+    assert!(
+        a.contains("cas [1 5] at line 3") && a.contains("failed at line 4"),
+        "{a}"
+    );
     // A value written only after the read completed.
     let future = r#"{"type":"invoke","process":2,"f":"read","key":"k","value":null}
 {"type":"ok","process":2,"f":"read","key":"k","value":3}

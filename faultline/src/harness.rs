@@ -34,7 +34,7 @@ use crate::store::RunDir;
 use crate::workload::{self, Shared, Workload};
 use anyhow::{anyhow, bail, Context, Result};
 use checker::Verdict;
-use nemesis::{Fault, Run, RunId, Schedule, SpawnSpec};
+use nemesis::{Fault, ProcState, Run, RunId, Schedule, SpawnSpec};
 use serde_json::json;
 use std::future::Future;
 use std::io;
@@ -174,8 +174,80 @@ pub struct Outcome {
     pub leaders: Vec<crate::leaders::Sighting>,
     /// The figures.
     pub figures: stats::Figures,
+    /// Node processes that ended by themselves (not killed by the nemesis).
+    pub crashes: Vec<NodeCrash>,
     /// A few lines for the terminal.
     pub summary: String,
+}
+
+/// A node process that ended although the nemesis did not kill it: a finding, like a
+/// linearizability violation (the system under test panicked or aborted).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NodeCrash {
+    /// The node.
+    pub node: String,
+    /// Its process.
+    pub pid: u32,
+    /// How it ended: "exit status 101", "killed by a signal", "a zombie".
+    pub how: String,
+    /// The last line of its log that says why (a panic or an error), if any.
+    pub log_line: Option<String>,
+}
+
+impl NodeCrash {
+    /// One line for people.
+    pub fn describe(&self) -> String {
+        let mut s = format!(
+            "node {} (pid {}) ended by itself ({})",
+            self.node, self.pid, self.how
+        );
+        if let Some(l) = &self.log_line {
+            s.push_str(&format!(": {l}"));
+        }
+        s
+    }
+}
+
+/// The crash reports of `crashes`, with the telling line of each node's log.
+fn describe_crashes(run_dir: &RunDir, crashes: Vec<nemesis::Crash>) -> Vec<NodeCrash> {
+    crashes
+        .into_iter()
+        .map(|c| {
+            let how = match c.state {
+                ProcState::Exited(Some(code)) => format!("exit status {code}"),
+                ProcState::Exited(None) => "killed by a signal".to_string(),
+                _ => "exited, not reaped".to_string(),
+            };
+            let log = std::fs::read_to_string(run_dir.node_log(&c.node)).unwrap_or_default();
+            let lines: Vec<&str> = log.lines().collect();
+            // Rust prints "thread '..' panicked at FILE:LINE:COL:" and the message on the next
+            // line; other programs end with an error or fatal line.
+            let log_line = match lines.iter().rposition(|l| l.contains("panicked at")) {
+                Some(i) => Some(
+                    lines[i..(i + 2).min(lines.len())]
+                        .iter()
+                        .map(|l| l.trim())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ),
+                None => lines
+                    .iter()
+                    .rev()
+                    .find(|l| {
+                        let l = l.to_ascii_lowercase();
+                        l.contains("fatal") || l.contains("error")
+                    })
+                    .map(|l| l.trim().to_string()),
+            }
+            .map(|l| l.chars().take(300).collect());
+            NodeCrash {
+                node: c.node,
+                pid: c.pid,
+                how,
+                log_line,
+            }
+        })
+        .collect()
 }
 
 impl Outcome {
@@ -507,6 +579,10 @@ pub fn run_test(cfg: &TestConfig) -> Result<Outcome> {
         &format!("final reads: {read} of {} keys", cfg.workload.keys),
     );
     let duration_ns = clock();
+    let crashes = describe_crashes(&run_dir, run.crashes());
+    for c in &crashes {
+        say(cfg, &format!("crash: {}", c.describe()));
+    }
     let recorded = recorder.finish();
     let _ = probe_stop.send(true);
     if let Some(task) = probe_task {
@@ -536,6 +612,7 @@ pub fn run_test(cfg: &TestConfig) -> Result<Outcome> {
         read,
         seed,
         &run_id,
+        crashes,
     )
 }
 
@@ -832,6 +909,7 @@ fn analyse(
     final_reads: usize,
     seed: u64,
     run_id: &RunId,
+    crashes: Vec<NodeCrash>,
 ) -> Result<Outcome> {
     let loaded = histories::load(&run_dir.history(), histories::Format::Jsonl)
         .map_err(|e| anyhow!("{e}"))?;
@@ -891,6 +969,10 @@ fn analyse(
         }
         None => json!({"valid": "unknown", "reason": "the system announces no leader events"}),
     };
+    if !crashes.is_empty() {
+        verdict = verdict.worst(Verdict::Invalid);
+    }
+    let crashes_json = json!({"valid": crashes.is_empty(), "crashes": crashes});
     let results = json!({
         "faultline": 1,
         "valid": verdict,
@@ -909,6 +991,7 @@ fn analyse(
         "checks": {
             "linearizability": check,
             "election_safety": election_json,
+            "crashes": crashes_json,
         },
         "figures": figures,
     });
@@ -940,6 +1023,7 @@ fn analyse(
         &check,
         election.as_ref(),
         &figures,
+        &crashes,
         verdict,
         seed,
     );
@@ -952,6 +1036,7 @@ fn analyse(
         election,
         leaders,
         figures,
+        crashes,
         summary,
     })
 }
@@ -962,6 +1047,7 @@ fn summary(
     check: &checker::Report,
     election: Option<&checker::election::ElectionReport>,
     figures: &stats::Figures,
+    crashes: &[NodeCrash],
     verdict: Verdict,
     seed: u64,
 ) -> String {
@@ -1006,6 +1092,17 @@ fn summary(
             }
         }
         None => s.push_str("election safety: not checked (the system announces no leaders)\n"),
+    }
+    if crashes.is_empty() {
+        s.push_str("crashes: none (every node that ended was killed by the nemesis)\n");
+    } else {
+        s.push_str(&format!(
+            "crashes: {} node process(es) ended by themselves\n",
+            crashes.len()
+        ));
+        for c in crashes {
+            s.push_str(&format!("  {}\n", c.describe()));
+        }
     }
     s.push_str(&format!(
         "verdict: {} (seed {seed}, system {}, nemesis {})\n",

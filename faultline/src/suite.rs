@@ -72,6 +72,8 @@ pub struct Scenario {
     pub rate: f64,
     /// Keys.
     pub keys: usize,
+    /// The clients' timeout per attempt, seconds (None: the run's, 1 s by default).
+    pub op_timeout: Option<f64>,
     /// The nemesis.
     pub plan: fn() -> NemesisPlan,
     /// Expectations beyond the checks; `Err(reason)` fails the scenario.
@@ -204,6 +206,7 @@ pub fn scenarios() -> Vec<Scenario> {
             concurrency: 3,
             rate: 50.0,
             keys: 2,
+            op_timeout: None,
             plan: || NemesisPlan::None,
             needs_leaders: true,
             expect: |f| {
@@ -223,6 +226,7 @@ pub fn scenarios() -> Vec<Scenario> {
             concurrency: 4,
             rate: 100.0,
             keys: 2,
+            op_timeout: None,
             plan: || {
                 script(vec![
                     step(2.0, Action::Isolate(Target::Leader)),
@@ -263,6 +267,7 @@ pub fn scenarios() -> Vec<Scenario> {
             concurrency: 3,
             rate: 100.0,
             keys: 3,
+            op_timeout: None,
             plan: || NemesisPlan::None,
             needs_leaders: false,
             expect: |f| {
@@ -280,6 +285,7 @@ pub fn scenarios() -> Vec<Scenario> {
             concurrency: 4,
             rate: 100.0,
             keys: 2,
+            op_timeout: None,
             plan: || {
                 script(vec![
                     step(2.0, Action::Isolate(Target::Followers(1))),
@@ -303,6 +309,7 @@ pub fn scenarios() -> Vec<Scenario> {
             concurrency: 5,
             rate: 100.0,
             keys: 2,
+            op_timeout: None,
             plan: || {
                 script(vec![
                     step(2.0, Action::Isolate(Target::Followers(3))),
@@ -327,6 +334,7 @@ pub fn scenarios() -> Vec<Scenario> {
             concurrency: 20,
             rate: 1000.0,
             keys: 4,
+            op_timeout: None,
             plan: || NemesisPlan::None,
             needs_leaders: false,
             expect: |f| {
@@ -342,6 +350,7 @@ pub fn scenarios() -> Vec<Scenario> {
             concurrency: 6,
             rate: 300.0,
             keys: 2,
+            op_timeout: None,
             plan: || {
                 script(vec![
                     step(2.0, Action::Isolate(Target::Leader)),
@@ -365,6 +374,7 @@ pub fn scenarios() -> Vec<Scenario> {
             concurrency: 8,
             rate: 400.0,
             keys: 4,
+            op_timeout: None,
             plan: || {
                 script(vec![
                     step(2.0, Action::Split(Target::LeaderAnd(1))),
@@ -389,6 +399,7 @@ pub fn scenarios() -> Vec<Scenario> {
             concurrency: 4,
             rate: 300.0,
             keys: 4,
+            op_timeout: None,
             plan: || {
                 script(vec![
                     step(2.0, Action::Kill(Target::Followers(1))),
@@ -413,6 +424,7 @@ pub fn scenarios() -> Vec<Scenario> {
             concurrency: 8,
             rate: 300.0,
             keys: 2,
+            op_timeout: None,
             plan: || {
                 let mut steps = Vec::new();
                 let mut t = 1.5;
@@ -437,6 +449,7 @@ pub fn scenarios() -> Vec<Scenario> {
             concurrency: 4,
             rate: 150.0,
             keys: 2,
+            op_timeout: None,
             plan: || {
                 script(vec![
                     step(1.0, Action::Loss(20)),
@@ -460,6 +473,7 @@ pub fn scenarios() -> Vec<Scenario> {
             concurrency: 8,
             rate: 300.0,
             keys: 4,
+            op_timeout: None,
             plan: || NemesisPlan::Schedule {
                 name: "mix".into(),
                 interval: secs(1.5),
@@ -481,9 +495,82 @@ pub fn scenarios() -> Vec<Scenario> {
     ]
 }
 
+/// Scenarios beyond the 6.824 list, each shaped after one classic mistake that the classic
+/// scenarios rarely expose with real processes (see `docs/decisions.md`). `faultline bugs` runs
+/// them after the suite; `faultline suite --only NAME` runs one on any system.
+///
+/// | hunt | cluster | nemesis | what it exposes |
+/// |---|---|---|---|
+/// | `retry` | 3 | both followers paused for 120 ms every 0.8 s; clients time out after 100 ms | a retried cas (same `client`/`seq`) applied twice: its retry answers "precondition failed" though its value was written |
+/// | `diverge` | 5 | the leader and one follower split off, heal, then the new leader isolated, heal; 200 keys | a follower that keeps a deposed leader's entries instead of truncating them, and later leads: stale reads of the keys it diverged on |
+pub fn hunts() -> Vec<Scenario> {
+    vec![
+        Scenario {
+            name: "retry",
+            nodes: 3,
+            seconds: 16.0,
+            concurrency: 8,
+            rate: 400.0,
+            keys: 3,
+            op_timeout: Some(0.1),
+            plan: || {
+                let mut steps = Vec::new();
+                let mut t = 1.0;
+                while t < 14.0 {
+                    steps.push(step(t, Action::Pause(Target::Followers(2))));
+                    steps.push(step(t + 0.12, Action::ResumeAll));
+                    t += 0.8;
+                }
+                script(steps)
+            },
+            needs_leaders: false,
+            expect: |f| {
+                let resumed = *f.times("stop-pause").last().ok_or("no resume recorded")?;
+                let ms = progress_after(f, resumed, 5.0, "the last resume")?;
+                let info = f.outcome.figures.ops.info;
+                Ok(format!(
+                    "{info} op(s) ended info; progress {ms:.0} ms after the last resume"
+                ))
+            },
+        },
+        Scenario {
+            name: "diverge",
+            nodes: 5,
+            seconds: 22.0,
+            concurrency: 10,
+            rate: 400.0,
+            keys: 200,
+            op_timeout: None,
+            plan: || {
+                let mut steps = Vec::new();
+                let mut t = 1.5;
+                while t < 18.0 {
+                    steps.push(step(t, Action::Split(Target::LeaderAnd(1))));
+                    steps.push(step(t + 1.2, Action::Heal));
+                    steps.push(step(t + 2.0, Action::Isolate(Target::Leader)));
+                    steps.push(step(t + 3.2, Action::Heal));
+                    t += 4.0;
+                }
+                script(steps)
+            },
+            needs_leaders: false,
+            expect: |f| {
+                let healed = *f.times("stop-partition").last().ok_or("no heal recorded")?;
+                let ms = progress_after(f, healed, 5.0, "the last heal")?;
+                Ok(format!("progress {ms:.0} ms after the last heal"))
+            },
+        },
+    ]
+}
+
 /// The scenario names.
 pub fn names() -> Vec<&'static str> {
     scenarios().iter().map(|s| s.name).collect()
+}
+
+/// The hunt names.
+pub fn hunt_names() -> Vec<&'static str> {
+    hunts().iter().map(|s| s.name).collect()
 }
 
 /// Runs one scenario on `base` (spec, store, node args, seed, bin dir taken from it).
@@ -499,6 +586,9 @@ pub fn run_scenario(sc: &Scenario, base: &TestConfig) -> ScenarioResult {
     cfg.workload.concurrency = sc.concurrency;
     cfg.workload.rate = sc.rate;
     cfg.workload.keys = sc.keys;
+    if let Some(t) = sc.op_timeout {
+        cfg.op_timeout = secs(t);
+    }
     cfg.settle = secs(1.0);
     cfg.final_read_budget = secs(15.0);
     let finish = |status, run_dir, note| ScenarioResult {
@@ -527,26 +617,36 @@ pub fn run_scenario(sc: &Scenario, base: &TestConfig) -> ScenarioResult {
         }
     };
     let dir = Some(outcome.run_dir.clone());
-    let verdict = outcome.verdict;
-    let check_line = outcome.check.summary_line();
-    let election_ok = !matches!(&outcome.election, Some(e) if !e.valid);
     let facts = Facts { outcome };
-    if verdict != Verdict::Valid {
-        let why = match facts
-            .outcome
-            .check
-            .counterexample
-            .as_ref()
-            .and_then(|c| c.anomaly.clone())
-        {
-            Some(a) => format!("linearizability: {a}"),
-            None if !election_ok => "election safety: two leaders in one term".to_string(),
-            None => format!("linearizability: {check_line}"),
-        };
-        return finish(Status::Fail(why), dir, String::new());
+    if facts.outcome.verdict != Verdict::Valid {
+        return finish(
+            Status::Fail(why_not_valid(&facts.outcome)),
+            dir,
+            String::new(),
+        );
     }
     match (sc.expect)(&facts) {
         Ok(note) => finish(Status::Pass, dir, note),
         Err(why) => finish(Status::Fail(why), dir, String::new()),
+    }
+}
+
+/// Why a run's verdict is not valid, in one line: the anomaly the checker named, two leaders in
+/// a term, or a node that crashed.
+pub fn why_not_valid(o: &Outcome) -> String {
+    let election_ok = !matches!(&o.election, Some(e) if !e.valid);
+    match o
+        .check
+        .counterexample
+        .as_ref()
+        .and_then(|c| c.anomaly.clone())
+    {
+        Some(a) => format!("linearizability: {a}"),
+        None if !election_ok => "election safety: two leaders in one term".to_string(),
+        None if !o.crashes.is_empty() => format!("crash: {}", o.crashes[0].describe()),
+        None if o.check.verdict != Verdict::Valid => {
+            format!("linearizability: {}", o.check.summary_line())
+        }
+        None => harness::verdict_word(o.verdict).to_string(),
     }
 }

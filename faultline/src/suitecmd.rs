@@ -62,19 +62,25 @@ fn line(r: &ScenarioResult) -> String {
     s
 }
 
+/// The classic scenarios, or those named by `--only` (which may also name a hunt).
 fn select(only: &[String]) -> Result<Vec<Scenario>> {
-    let all = suite::scenarios();
+    let mut all = suite::scenarios();
+    if only.is_empty() {
+        return Ok(all);
+    }
+    all.extend(suite::hunts());
     for o in only {
         if !all.iter().any(|s| s.name == o) {
             bail!(
-                "--only: unknown scenario {o:?}; expected one of {}",
-                suite::names().join(", ")
+                "--only: unknown scenario {o:?}; expected one of {} (or a hunt: {})",
+                suite::names().join(", "),
+                suite::hunt_names().join(", ")
             );
         }
     }
     Ok(all
         .into_iter()
-        .filter(|s| only.is_empty() || only.iter().any(|o| o == s.name))
+        .filter(|s| only.iter().any(|o| o == s.name))
         .collect())
 }
 
@@ -174,15 +180,7 @@ impl Catcher {
                     Ok(o) if o.verdict == checker::Verdict::Valid => {
                         (Status::Pass, Some(o.run_dir))
                     }
-                    Ok(o) => {
-                        let why = o
-                            .check
-                            .counterexample
-                            .as_ref()
-                            .and_then(|c| c.anomaly.clone())
-                            .unwrap_or_else(|| harness::verdict_word(o.verdict).to_string());
-                        (Status::Fail(why), Some(o.run_dir))
-                    }
+                    Ok(o) => (Status::Fail(suite::why_not_valid(&o)), Some(o.run_dir)),
                     Err(e) => (Status::Fail(format!("the run failed: {e:#}")), None),
                 };
                 ScenarioResult {
@@ -198,7 +196,7 @@ impl Catcher {
 }
 
 /// The catchers, in the order `bugs` tries them: the classic partition / kill / pause runs
-/// first (cheap and broad), then the suite.
+/// first (cheap and broad), then the suite, then the hunts.
 fn catchers() -> Vec<Catcher> {
     let mut v = vec![
         Catcher::Nemesis {
@@ -221,6 +219,7 @@ fn catchers() -> Vec<Catcher> {
         },
     ];
     v.extend(suite::scenarios().into_iter().map(Catcher::Scenario));
+    v.extend(suite::hunts().into_iter().map(Catcher::Scenario));
     v
 }
 

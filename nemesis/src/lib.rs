@@ -88,6 +88,6 @@ pub use error::{Error, Result};
 pub use fault::{Fault, NodeRules, PartitionKind};
 pub use names::{RunId, Subnet};
 pub use netns::{in_netns, NetnsBackend};
-pub use run::{install_cleanup_handlers, teardown_all, Run};
+pub use run::{install_cleanup_handlers, teardown_all, Crash, Run};
 pub use schedule::{Nemesis, Schedule, Step, INTERVAL_DEFAULT};
 pub use tools::{ensure_tools, is_root, require_root};

@@ -48,6 +48,21 @@ fn registry() -> MutexGuard<'static, Registry> {
 struct NodeProc {
     spec: SpawnSpec,
     handle: ProcessHandle,
+    /// The nemesis killed this process (so its death is not a crash).
+    killed: bool,
+}
+
+/// A node process that ended although nothing here killed it: the system under test crashed
+/// (a panic, an assertion, an abort). Found when a fault or a restart touches the node, and by
+/// [`Run::crashes`] at the end of a test.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Crash {
+    /// The node.
+    pub node: String,
+    /// The process that ended.
+    pub pid: u32,
+    /// How it ended (`Exited(Some(code))`, `Exited(None)` for a signal, or `Zombie`).
+    pub state: ProcState,
 }
 
 /// A live cluster: the backend plus the processes started on it. Dropping it tears it down.
@@ -55,6 +70,7 @@ pub struct Run {
     backend: Arc<dyn Backend>,
     slot: u64,
     procs: Mutex<BTreeMap<String, NodeProc>>,
+    crashes: Mutex<Vec<Crash>>,
 }
 
 impl std::fmt::Debug for Run {
@@ -75,6 +91,7 @@ impl Run {
             backend,
             slot,
             procs: Mutex::new(BTreeMap::new()),
+            crashes: Mutex::new(Vec::new()),
         }
     }
 
@@ -110,6 +127,7 @@ impl Run {
             NodeProc {
                 spec,
                 handle: handle.clone(),
+                killed: false,
             },
         );
         Ok(handle)
@@ -135,17 +153,26 @@ impl Run {
             Fault::Partition { .. } | Fault::Loss { .. } | Fault::Heal => {
                 self.backend.apply_network(fault)
             }
-            Fault::Kill { nodes } => self.each(nodes, |h| {
-                self.backend.signal(h, Sig::Kill)?;
-                let wait = Duration::from_millis(KILL_WAIT_MS_MAX);
-                match self.backend.wait_exit(h, wait)? {
-                    s if s.is_alive() => Err(Error::Unkillable {
-                        pid: h.pid,
-                        waited_ms: KILL_WAIT_MS_MAX,
-                    }),
-                    _ => Ok(()),
+            Fault::Kill { nodes } => {
+                for node in nodes {
+                    // Marked before the signal, so the death it causes is never a crash.
+                    self.note_crash(node)?;
+                    if let Some(p) = self.procs().get_mut(node.as_str()) {
+                        p.killed = true;
+                    }
                 }
-            }),
+                self.each(nodes, |h| {
+                    self.backend.signal(h, Sig::Kill)?;
+                    let wait = Duration::from_millis(KILL_WAIT_MS_MAX);
+                    match self.backend.wait_exit(h, wait)? {
+                        s if s.is_alive() => Err(Error::Unkillable {
+                            pid: h.pid,
+                            waited_ms: KILL_WAIT_MS_MAX,
+                        }),
+                        _ => Ok(()),
+                    }
+                })
+            }
             Fault::Pause { nodes } => self.each(nodes, |h| {
                 self.backend.signal(h, Sig::Stop)?;
                 self.wait_stopped(h)
@@ -195,7 +222,51 @@ impl Run {
         if self.backend.state(&current.handle)?.is_alive() {
             return Ok(None);
         }
+        self.note_crash(node)?;
         self.start(node, current.spec).map(Some)
+    }
+
+    /// Records a crash if `node`'s process has ended and the nemesis did not kill it.
+    fn note_crash(&self, node: &str) -> Result<()> {
+        let Some(p) = self.procs().get(node).cloned() else {
+            return Ok(());
+        };
+        if p.killed {
+            return Ok(());
+        }
+        let state = self.backend.state(&p.handle)?;
+        if !state.is_alive() {
+            let mut crashes = self.crashes.lock().unwrap_or_else(|e| e.into_inner());
+            if !crashes.iter().any(|c| c.pid == p.handle.pid) {
+                tracing::warn!(
+                    node,
+                    pid = p.handle.pid,
+                    ?state,
+                    "a node process ended by itself"
+                );
+                crashes.push(Crash {
+                    node: node.to_string(),
+                    pid: p.handle.pid,
+                    state,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Every node process that ended although the nemesis did not kill it, up to now (those
+    /// found by faults and restarts, and any node whose process is dead at this moment).
+    pub fn crashes(&self) -> Vec<Crash> {
+        let nodes: Vec<String> = self.procs().keys().cloned().collect();
+        for node in &nodes {
+            if let Err(e) = self.note_crash(node) {
+                tracing::warn!(node, error = %e, "could not read a node's process state");
+            }
+        }
+        self.crashes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The end of a test: heal the network, continue every process, restart the dead ones.

@@ -21,6 +21,8 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 /// How many times one op follows a not-leader hint before it is recorded as `fail`.
 pub const REDIRECTS_MAX: usize = 3;
+/// How many times a write or cas whose answer was lost is sent again (same `client`/`seq`).
+pub const RETRIES_MAX: usize = 2;
 /// Longest reply line accepted.
 const LINE_BYTES_MAX: usize = 1 << 20;
 
@@ -111,18 +113,24 @@ impl JsonlTcpClient {
     /// Runs one operation to completion.
     ///
     /// A write or cas whose answer was lost (timeout, connection dropped after sending) is
-    /// retried once on the next node with the same `client`/`seq`, as an at-most-once client
-    /// does: a node that deduplicates answers the retry without applying it twice. After a
-    /// lost attempt only an ok answer is definite; any error becomes `info`, because the lost
-    /// attempt may still take effect.
+    /// retried, up to [`RETRIES_MAX`] times, on the next node with the same `client`/`seq`, as
+    /// an at-most-once client (6.824's Clerk) does: a node that deduplicates answers a retry
+    /// with the reply of the op's one application. So after a lost attempt an ok answer, and an
+    /// error that only applying the op can produce (20 on a cas, 22), are definite; any other
+    /// error becomes `info`, because the lost attempt may still take effect. A node that applies
+    /// a retry twice therefore shows: a cas applied by its lost attempt and again by its retry
+    /// answers 22 and is recorded `fail`, though its value was written.
     pub async fn invoke(&mut self, inv: &Invocation) -> Completion {
         self.seq += 1;
         let seq = self.seq;
         let mut redirects = 0;
-        let mut lost: Option<String> = None;
-        let indefinite = |lost: &Option<String>, why: String| match lost {
-            Some(first) => Completion::Info(format!("{first}; retry: {why}")),
-            None => Completion::Fail(why),
+        let mut lost: Vec<String> = Vec::new();
+        let indefinite = |lost: &[String], why: String| {
+            if lost.is_empty() {
+                Completion::Fail(why)
+            } else {
+                Completion::Info(format!("{}; then {why}", lost.join("; retry: ")))
+            }
         };
         loop {
             let reply = match self.round_trip(inv, seq).await {
@@ -133,17 +141,17 @@ impl JsonlTcpClient {
                 }
                 Err(Attempt::Lost(e)) => {
                     self.rotate();
-                    if inv.kind != OpKind::Read && lost.is_none() {
-                        lost = Some(e);
+                    lost.push(e);
+                    if inv.kind != OpKind::Read && lost.len() <= RETRIES_MAX {
                         continue;
                     }
-                    return Completion::Info(match lost {
-                        Some(first) => format!("{first}; retry: {e}"),
-                        None => e,
-                    });
+                    return Completion::Info(lost.join("; retry: "));
                 }
             };
             match classify(inv, &reply) {
+                Classified::Done(Completion::Fail(why)) if lost.is_empty() || applied(&reply) => {
+                    return Completion::Fail(why)
+                }
                 Classified::Done(Completion::Fail(why)) => return indefinite(&lost, why),
                 Classified::Done(c) => return c,
                 Classified::NotLeader(hint) if redirects < REDIRECTS_MAX => {
@@ -268,6 +276,12 @@ async fn read_reply(
     }
 }
 
+/// Errors that only applying the op can produce (a cas that found another value, or no key):
+/// under the protocol's at-most-once contract they are the result of the op's one application.
+fn applied(reply: &Reply) -> bool {
+    reply.kind == "error" && matches!(reply.code, Some(20 | 22))
+}
+
 fn classify(inv: &Invocation, reply: &Reply) -> Classified {
     let text = || reply.text.clone().unwrap_or_default();
     let done = Classified::Done;
@@ -376,7 +390,7 @@ mod tests {
     /// the connection without answering when it returns None. Returns its address and the
     /// request lines it saw.
     async fn fake(
-        answer: fn(&str) -> Option<String>,
+        answer: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
     ) -> (SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -406,60 +420,98 @@ mod tests {
             .unwrap()
     }
 
+    fn error_reply(code: u32) -> impl Fn(&str) -> Option<String> + Send + Sync + 'static {
+        move |l| {
+            Some(format!(
+                r#"{{"in_reply_to":{},"type":"error","code":{code},"text":"no"}}"#,
+                msg_id(l)
+            ))
+        }
+    }
+
+    fn client(nodes: Vec<SocketAddr>) -> JsonlTcpClient {
+        JsonlTcpClient::new(
+            nodes
+                .into_iter()
+                .enumerate()
+                .map(|(i, a)| (format!("n{}", i + 1), a))
+                .collect(),
+            0,
+            Arc::new(super::super::DirectConnector),
+            "c9".into(),
+            Duration::from_secs(2),
+        )
+    }
+
     #[tokio::test]
-    async fn a_lost_write_is_retried_once_with_the_same_seq_and_a_later_error_is_info() {
+    async fn a_lost_write_is_retried_with_the_same_seq_on_the_next_nodes() {
         let (dropper, seen_a) = fake(|_| None).await;
-        let (acker, seen_b) = fake(|l| {
+        let (dropper2, seen_b) = fake(|_| None).await;
+        let (acker, seen_c) = fake(|l| {
             Some(format!(
                 r#"{{"in_reply_to":{},"type":"write_ok"}}"#,
                 msg_id(l)
             ))
         })
         .await;
-        let (refuser, _) = fake(|l| {
-            Some(format!(
-                r#"{{"in_reply_to":{},"type":"error","code":22,"text":"no"}}"#,
-                msg_id(l)
-            ))
-        })
-        .await;
-        let nodes =
-            |second: SocketAddr| vec![("n1".to_string(), dropper), ("n2".to_string(), second)];
-        let mut c = JsonlTcpClient::new(
-            nodes(acker),
-            0,
-            Arc::new(super::super::DirectConnector),
-            "c9".into(),
-            Duration::from_secs(2),
-        );
+        let mut c = client(vec![dropper, dropper2, acker]);
         assert_eq!(c.invoke(&inv(OpKind::Write(7))).await, Completion::Ok(None));
-        let first: serde_json::Value = serde_json::from_str(&seen_a.lock().unwrap()[0]).unwrap();
-        let retry: serde_json::Value = serde_json::from_str(&seen_b.lock().unwrap()[0]).unwrap();
-        assert_eq!(first["seq"], retry["seq"], "the retry reuses the seq");
-        assert_eq!(retry["client"], "c9");
-        // A definite error on the retry cannot undo the lost attempt: info, not fail.
-        let mut c = JsonlTcpClient::new(
-            nodes(refuser),
-            0,
-            Arc::new(super::super::DirectConnector),
-            "c9".into(),
-            Duration::from_secs(2),
+        let seq = |seen: &Arc<std::sync::Mutex<Vec<String>>>| {
+            let v: serde_json::Value = serde_json::from_str(&seen.lock().unwrap()[0]).unwrap();
+            (v["client"].clone(), v["seq"].clone())
+        };
+        assert_eq!(
+            seq(&seen_a),
+            seq(&seen_b),
+            "the first retry reuses client/seq"
         );
+        assert_eq!(seq(&seen_a), seq(&seen_c), "so does the second");
+        assert_eq!(seq(&seen_a).0, "c9");
+        // Lost on every node, more times than retries allowed: info.
+        let mut c = client(vec![dropper, dropper2]);
+        assert!(matches!(
+            c.invoke(&inv(OpKind::Write(8))).await,
+            Completion::Info(_)
+        ));
+        // Reads are not retried: a lost read is info at once.
+        let before = seen_c.lock().unwrap().len();
+        let mut c = client(vec![dropper, acker]);
+        assert!(matches!(
+            c.invoke(&inv(OpKind::Read)).await,
+            Completion::Info(_)
+        ));
+        assert_eq!(
+            seen_c.lock().unwrap().len(),
+            before,
+            "the read was not sent again"
+        );
+    }
+
+    #[tokio::test]
+    async fn after_a_lost_attempt_only_errors_of_applying_the_op_are_definite() {
+        let (dropper, _) = fake(|_| None).await;
+        // 22: the retry was applied and found another value; under at-most-once that is the
+        // op's one application, so the cas did not happen.
+        let (mismatch, _) = fake(error_reply(22)).await;
+        let mut c = client(vec![dropper, mismatch]);
+        assert!(matches!(
+            c.invoke(&inv(OpKind::Cas(1, 2))).await,
+            Completion::Fail(_)
+        ));
+        // 14 (abort) says only that the retry did nothing: the lost attempt may still apply.
+        let (abort, _) = fake(error_reply(14)).await;
+        let mut c = client(vec![dropper, abort]);
         assert!(matches!(
             c.invoke(&inv(OpKind::Cas(1, 2))).await,
             Completion::Info(_)
         ));
-        // Reads are not retried: a lost read is info at once.
-        let mut c = JsonlTcpClient::new(
-            nodes(acker),
-            0,
-            Arc::new(super::super::DirectConnector),
-            "c9".into(),
-            Duration::from_secs(2),
-        );
+        // Without a lost attempt, 14 is a plain definite failure (a fresh fake: each serves
+        // one connection at a time).
+        let (abort2, _) = fake(error_reply(14)).await;
+        let mut c = client(vec![abort2]);
         assert!(matches!(
-            c.invoke(&inv(OpKind::Read)).await,
-            Completion::Info(_)
+            c.invoke(&inv(OpKind::Cas(1, 2))).await,
+            Completion::Fail(_)
         ));
     }
 }
