@@ -170,18 +170,9 @@ pub(crate) fn search_part(
         wgl::search(&m, init, ops, budget)
     }
     match kind {
-        ModelKind::Register => run(
-            models::register::Register { with_cas: false },
-            initial,
-            ops,
-            budget,
-        ),
-        ModelKind::CasRegister | ModelKind::Kv => run(
-            models::register::Register { with_cas: true },
-            initial,
-            ops,
-            budget,
-        ),
+        ModelKind::Register => run(models::register::Register, initial, ops, budget),
+        ModelKind::CasRegister => run(models::cas_register::CasRegister, initial, ops, budget),
+        ModelKind::Kv => run(models::kv::Kv, initial, ops, budget),
         ModelKind::AppendKv => run(models::append_kv::AppendKv, initial, ops, budget),
         ModelKind::MultiRegister => {
             run(models::multi_register::MultiRegister, initial, ops, budget)

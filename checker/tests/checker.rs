@@ -378,7 +378,7 @@ proptest! {
         let opts = Options { explain: false, ..Options::default() };
         let r = check(&h, &opts);
         let budget = checker::wgl::Budget { deadline: None, memory_bytes: None };
-        let model = checker::models::register::Register { with_cas: true };
+        let model = checker::models::cas_register::CasRegister;
         let wgl_valid = matches!(checker::wgl::search(&model, Value::Null, &live, budget), checker::wgl::SearchResult::Valid);
         prop_assert_eq!(fast.unwrap(), wgl_valid, "fast path vs WGL on {:?}", h.ops);
         prop_assert_eq!(r.verdict == Verdict::Valid, wgl_valid);

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use nemesis::{cleanup, Backend, Fault, NetnsBackend, PartitionKind, ProcState, RunId};
+use nemesis::{cleanup, Backend, Fault, NetnsBackend, PartitionKind, ProcState, RunId, SpawnSpec};
 use support::*;
 
 /// Not a test: the entry point of helper processes. Does nothing unless `FL_NEMESIS_HELPER` is set.
@@ -146,6 +146,54 @@ fn kill_pause_resume_restart_take_effect() {
     assert!(c.run.state("n3").unwrap().is_alive());
     // The restarted process is in n3's namespace.
     assert_eq!(netns_of_pid(second.pid), netns_inode(&c.ns["n3"]));
+}
+
+#[test]
+fn a_process_that_ends_by_itself_is_a_crash_and_a_killed_one_is_not() {
+    if !root_or_skip("a_process_that_ends_by_itself_is_a_crash_and_a_killed_one_is_not") {
+        return;
+    }
+    let c = cluster(3);
+    let dir = c.dir.path();
+    // n1 exits with status 3 by itself; n2 is killed by the nemesis; n3 keeps running.
+    let quitter = SpawnSpec::new(
+        "sh",
+        vec!["-c".into(), "sleep 0.2; exit 3".into()],
+        dir.join("n1.log"),
+    );
+    let n1 = c.run.start("n1", quitter).unwrap();
+    c.run.start("n2", sleeper(dir.join("n2.log"))).unwrap();
+    c.run.start("n3", sleeper(dir.join("n3.log"))).unwrap();
+    assert!(c.run.crashes().is_empty(), "nothing has ended yet");
+    c.run
+        .apply(&Fault::Kill {
+            nodes: vec!["n2".into()],
+        })
+        .unwrap();
+    let start = Instant::now();
+    while c.run.state("n1").unwrap().is_alive() && start.elapsed() < READY_TIMEOUT {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let crashes = c.run.crashes();
+    assert_eq!(crashes.len(), 1, "{crashes:?}");
+    assert_eq!(crashes[0].node, "n1");
+    assert_eq!(crashes[0].pid, n1.pid);
+    assert!(
+        matches!(
+            crashes[0].state,
+            ProcState::Exited(Some(3)) | ProcState::Zombie
+        ),
+        "{:?}",
+        crashes[0].state
+    );
+    // A restart (as at the end of a test) keeps the record and does not add n2.
+    c.run
+        .apply(&Fault::Restart {
+            nodes: vec!["n1".into(), "n2".into()],
+        })
+        .unwrap();
+    let again = c.run.crashes();
+    assert_eq!(again.len(), 1, "{again:?}");
 }
 
 #[test]

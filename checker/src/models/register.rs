@@ -1,16 +1,31 @@
-//! `register` and `cas-register` (and `kv`, a cas-register per key): read, write, cas.
+//! `register`: a single read/write register (Herlihy & Wing's example; Knossos' `register`).
 //!
 //! State: the value, `Value::Null` when the key does not exist. A read of `Value::Unknown`
-//! (Jepsen's nil: the client did not learn the value) matches any state. A cas succeeds only
-//! when the state equals `from`; failed cas ops never reach the model (they are dropped).
+//! (Jepsen's nil: the client did not learn the value) matches any state; an `info` read
+//! constrains nothing. A cas is not part of this model: a history with cas ops is checked as a
+//! [`super::cas_register`].
 
 use crate::model::Model;
 use histories::{Op, Outcome, Value, F};
 
-/// A register; `cas` is accepted only when `with_cas`.
-pub struct Register {
-    /// Accept cas.
-    pub with_cas: bool,
+/// A read/write register.
+pub struct Register;
+
+/// A read legal in `state` leaves it unchanged (shared by the register models).
+pub(crate) fn read(state: &Value, op: &Op) -> Option<Value> {
+    match &op.outcome {
+        Outcome::Ok(Value::Unknown) | Outcome::Info => Some(state.clone()),
+        Outcome::Ok(v) => (v == state).then(|| state.clone()),
+        Outcome::Fail => None,
+    }
+}
+
+/// A register state in words.
+pub(crate) fn describe(state: &Value) -> String {
+    match state {
+        Value::Null => "absent (null)".to_string(),
+        v => v.to_string(),
+    }
 }
 
 impl Model for Register {
@@ -22,24 +37,13 @@ impl Model for Register {
 
     fn step(&self, state: &Value, op: &Op) -> Option<Value> {
         match op.f {
-            F::Read => match &op.outcome {
-                Outcome::Ok(Value::Unknown) | Outcome::Info => Some(state.clone()),
-                Outcome::Ok(v) => (v == state).then(|| state.clone()),
-                Outcome::Fail => None,
-            },
+            F::Read => read(state, op),
             F::Write => Some(op.input.clone()),
-            F::Cas if self.with_cas => match op.input.as_list() {
-                Some([from, to]) => (from == state).then(|| to.clone()),
-                _ => None,
-            },
             _ => None,
         }
     }
 
     fn describe(&self, state: &Value) -> String {
-        match state {
-            Value::Null => "absent (null)".to_string(),
-            v => v.to_string(),
-        }
+        describe(state)
     }
 }
