@@ -1041,6 +1041,7 @@ fn analyse(
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn summary(
     cfg: &TestConfig,
     run_dir: &RunDir,
