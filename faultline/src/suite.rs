@@ -87,6 +87,8 @@ pub struct Scenario {
 pub struct Facts {
     /// The harness's outcome.
     pub outcome: Outcome,
+    /// Leader events are samples (a probe), not announcements.
+    pub sampled_leaders: bool,
 }
 
 impl Facts {
@@ -135,6 +137,15 @@ impl Facts {
             .count()
     }
 
+    /// Evidence of a new leader while the old one is cut off in `[cut, healed)`, for systems
+    /// whose leaders are sampled (etcd's probe counts a leader only once its commit index
+    /// moves, which a loaded machine can delay past a short partition): ok ops invoked at
+    /// least 1 s into the partition and completed before the heal. Only a leader on the
+    /// majority side can serve them (and linearizability is checked as well).
+    pub fn served_without(&self, cut: u64, healed: u64) -> bool {
+        self.sampled_leaders && self.ok_between(cut + S, healed) > 0
+    }
+
     /// Leader sightings in `[from, to)`.
     pub fn leaders_between(&self, from: u64, to: u64) -> Vec<&Sighting> {
         self.leaders()
@@ -157,6 +168,12 @@ impl Facts {
 }
 
 const S: u64 = 1_000_000_000;
+
+/// A heal is recorded once every node's rules are restored, which takes up to ~100 ms on a
+/// loaded machine (one `iptables-restore` per namespace); nodes healed first may already serve
+/// ops in that time. "Nothing succeeds without a majority" therefore stops counting this long
+/// before the recorded heal (measured: a read completed 0.6 ms before the heal was recorded).
+const HEALING: u64 = 500_000_000;
 
 fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s)
@@ -244,15 +261,17 @@ pub fn scenarios() -> Vec<Scenario> {
                     .rfind(|s| s.time_ns <= cut)
                     .map(|s| s.node.clone());
                 let new = f.leaders_between(cut, healed);
-                need(new.iter().any(|s| Some(&s.node) != old.as_ref()), || {
-                    format!("no new leader while {old:?} was cut off")
-                })?;
+                need(
+                    new.iter().any(|s| Some(&s.node) != old.as_ref())
+                        || f.served_without(cut, healed),
+                    || format!("no new leader while {old:?} was cut off"),
+                )?;
                 let (split, healed2) = f.partition(1)?;
                 let grace = S;
                 need(f.leaders_between(split + grace, healed2).is_empty(), || {
                     "a leader was elected with every node cut off".into()
                 })?;
-                let ok = f.ok_between(split + grace, healed2);
+                let ok = f.ok_between(split + grace, healed2.saturating_sub(HEALING));
                 need(ok == 0, || {
                     format!("{ok} op(s) succeeded with no majority connected")
                 })?;
@@ -319,7 +338,7 @@ pub fn scenarios() -> Vec<Scenario> {
             needs_leaders: false,
             expect: |f| {
                 let (cut, healed) = f.partition(0)?;
-                let ok = f.ok_between(cut + S, healed);
+                let ok = f.ok_between(cut + S, healed.saturating_sub(HEALING));
                 need(ok == 0, || {
                     format!("{ok} op(s) succeeded with 3 of 5 cut off")
                 })?;
@@ -360,9 +379,10 @@ pub fn scenarios() -> Vec<Scenario> {
             needs_leaders: true,
             expect: |f| {
                 let (cut, healed) = f.partition(0)?;
-                need(!f.leaders_between(cut, healed).is_empty(), || {
-                    "no new leader while the old one was cut off".into()
-                })?;
+                need(
+                    !f.leaders_between(cut, healed).is_empty() || f.served_without(cut, healed),
+                    || "no new leader while the old one was cut off".into(),
+                )?;
                 let ms = progress_after(f, healed, 3.0, "heal")?;
                 Ok(format!("progress {ms:.0} ms after the old leader rejoined"))
             },
@@ -617,7 +637,10 @@ pub fn run_scenario(sc: &Scenario, base: &TestConfig) -> ScenarioResult {
         }
     };
     let dir = Some(outcome.run_dir.clone());
-    let facts = Facts { outcome };
+    let facts = Facts {
+        outcome,
+        sampled_leaders: cfg.spec.leader_events == crate::spec::LeaderEvents::EtcdProbe,
+    };
     if facts.outcome.verdict != Verdict::Valid {
         return finish(
             Status::Fail(why_not_valid(&facts.outcome)),
