@@ -14,7 +14,7 @@ use faultline::adapter::{
     Client, ClientOptions, Completion, Connector, DirectConnector, Invocation, OpKind,
 };
 use faultline::spec::{Adapter, Reads};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -36,10 +36,7 @@ fn etcd_path() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind a free loopback port")
-        .port()
+    node::ports::free_loopback_port().expect("a free loopback port")
 }
 
 struct Member {
