@@ -2,9 +2,9 @@
 //!
 //! A cas succeeds only when the state equals `from`. Failed cas ops never reach the model: a
 //! `fail` op did not take effect and constrains nothing (Jepsen's semantics), so the checker
-//! drops them before the search.
+//! drops them before the search. Reads and writes are the [`super::register`]'s.
 
-use super::register::{describe, read};
+use super::register::Register;
 use crate::model::Model;
 use histories::{Op, Value, F};
 
@@ -15,22 +15,18 @@ impl Model for CasRegister {
     type State = Value;
 
     fn init(&self, initial: &Value) -> Value {
-        initial.clone()
+        Register.init(initial)
     }
 
     fn step(&self, state: &Value, op: &Op) -> Option<Value> {
-        match op.f {
-            F::Read => read(state, op),
-            F::Write => Some(op.input.clone()),
-            F::Cas => match op.input.as_list() {
-                Some([from, to]) => (from == state).then(|| to.clone()),
-                _ => None,
-            },
-            _ => None,
+        match (op.f, op.input.as_list()) {
+            (F::Cas, Some([from, to])) => (from == state).then(|| to.clone()),
+            (F::Cas, _) => None,
+            _ => Register.step(state, op),
         }
     }
 
     fn describe(&self, state: &Value) -> String {
-        describe(state)
+        Register.describe(state)
     }
 }

@@ -11,8 +11,8 @@ use histories::{Op, Outcome, Value, F};
 /// A read/write register.
 pub struct Register;
 
-/// A read legal in `state` leaves it unchanged (shared by the register models).
-pub(crate) fn read(state: &Value, op: &Op) -> Option<Value> {
+/// A read legal in `state` leaves it unchanged.
+fn read(state: &Value, op: &Op) -> Option<Value> {
     match &op.outcome {
         Outcome::Ok(Value::Unknown) | Outcome::Info => Some(state.clone()),
         Outcome::Ok(v) => (v == state).then(|| state.clone()),
@@ -21,7 +21,7 @@ pub(crate) fn read(state: &Value, op: &Op) -> Option<Value> {
 }
 
 /// A register state in words.
-pub(crate) fn describe(state: &Value) -> String {
+fn describe(state: &Value) -> String {
     match state {
         Value::Null => "absent (null)".to_string(),
         v => v.to_string(),

@@ -125,11 +125,13 @@ impl JsonlTcpClient {
         let seq = self.seq;
         let mut redirects = 0;
         let mut lost: Vec<String> = Vec::new();
+        // What happened to each lost attempt, in order.
+        let lost_text = |lost: &[String]| lost.join("; retry: ");
         let indefinite = |lost: &[String], why: String| {
             if lost.is_empty() {
                 Completion::Fail(why)
             } else {
-                Completion::Info(format!("{}; then {why}", lost.join("; retry: ")))
+                Completion::Info(format!("{}; then {why}", lost_text(lost)))
             }
         };
         loop {
@@ -145,7 +147,7 @@ impl JsonlTcpClient {
                     if inv.kind != OpKind::Read && lost.len() <= RETRIES_MAX {
                         continue;
                     }
-                    return Completion::Info(lost.join("; retry: "));
+                    return Completion::Info(lost_text(&lost));
                 }
             };
             match classify(inv, &reply) {
