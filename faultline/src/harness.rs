@@ -90,6 +90,8 @@ pub enum Target {
     Random,
     /// Every node.
     All,
+    /// The nodes remembered in slot `i` by [`Action::Mark`] (none if the slot is empty).
+    Marked(usize),
 }
 
 /// One action of a scripted nemesis.
@@ -111,6 +113,15 @@ pub enum Action {
     ResumeAll,
     /// Every node drops this percentage of what it receives.
     Loss(u8),
+    /// Cut the cluster into groups: each target a group (nodes already placed are skipped),
+    /// and the nodes no target named as one more group.
+    Partition(Vec<Target>),
+    /// Remember the target's nodes, as they are now, in slot `i` ([`Target::Marked`]): later
+    /// steps can name "the leader of then" after leadership moved.
+    Mark(usize, Target),
+    /// Let clients issue writes and cas (`true`, the default) or only reads (`false`). Not a
+    /// fault: a hunt uses it to control which terms get log entries (ops in flight go on).
+    Writes(bool),
 }
 
 /// A scripted step: `action` at `at` after the clients start.
@@ -546,7 +557,7 @@ pub fn run_test(cfg: &TestConfig) -> Result<Outcome> {
         )));
     }
 
-    let nemesis_result = run_nemesis(cfg, &run, &recorder, tracker.as_deref(), seed);
+    let nemesis_result = run_nemesis(cfg, &run, &recorder, tracker.as_deref(), seed, &shared);
     let _ = stop_tx.send(true);
     rt.block_on(async {
         for t in tasks {
@@ -667,6 +678,7 @@ fn run_nemesis(
     recorder: &Recorder,
     tracker: Option<&LeaderTracker>,
     seed: u64,
+    shared: &Shared,
 ) -> Result<()> {
     let deadline = Instant::now() + cfg.time_limit;
     let (name, interval) = match &cfg.plan {
@@ -675,7 +687,7 @@ fn run_nemesis(
             return Ok(());
         }
         NemesisPlan::Script { steps, .. } => {
-            return run_script(cfg, run, recorder, tracker, seed, steps, deadline)
+            return run_script(cfg, run, recorder, tracker, seed, steps, deadline, shared)
         }
         NemesisPlan::Schedule { name, interval } => (name, interval),
     };
@@ -741,8 +753,14 @@ fn apply_and_record(
     Ok(())
 }
 
-/// Resolves `target` against the nodes and the current leader.
-fn resolve(target: Target, nodes: &[String], leader: Option<&str>, rng: &mut u64) -> Vec<String> {
+/// Resolves `target` against the nodes, the current leader and the marked slots.
+fn resolve(
+    target: Target,
+    nodes: &[String],
+    leader: Option<&str>,
+    marks: &[Vec<String>],
+    rng: &mut u64,
+) -> Vec<String> {
     let leader = leader
         .filter(|l| nodes.iter().any(|n| n == l))
         .unwrap_or(&nodes[0])
@@ -762,7 +780,31 @@ fn resolve(target: Target, nodes: &[String], leader: Option<&str>, rng: &mut u64
             vec![nodes[(*rng % nodes.len() as u64) as usize].clone()]
         }
         Target::All => nodes.to_vec(),
+        Target::Marked(i) => marks.get(i).cloned().unwrap_or_default(),
     }
+}
+
+/// The groups of [`Action::Partition`]: each target's nodes not already placed (empty groups
+/// dropped), then every node no target named.
+fn partition_groups(targets: &[Vec<String>], nodes: &[String]) -> Vec<Vec<String>> {
+    let mut placed: Vec<String> = Vec::new();
+    let mut groups = Vec::new();
+    for t in targets {
+        let group: Vec<String> = t.iter().filter(|n| !placed.contains(n)).cloned().collect();
+        placed.extend(group.iter().cloned());
+        if !group.is_empty() {
+            groups.push(group);
+        }
+    }
+    let rest: Vec<String> = nodes
+        .iter()
+        .filter(|n| !placed.contains(n))
+        .cloned()
+        .collect();
+    if !rest.is_empty() {
+        groups.push(rest);
+    }
+    groups
 }
 
 /// Runs a fixed script; at the end, whatever is still faulty is stopped (and recorded).
@@ -775,11 +817,13 @@ fn run_script(
     seed: u64,
     steps: &[ScriptStep],
     deadline: Instant,
+    shared: &Shared,
 ) -> Result<()> {
     use nemesis::PartitionKind;
     let start = deadline - cfg.time_limit;
     let nodes = run.nodes().to_vec();
     let mut rng = seed | 1;
+    let mut marks: Vec<Vec<String>> = Vec::new();
     let (mut net, mut killed, mut paused) = (false, false, false);
     for step in steps {
         let at = start + step.at;
@@ -788,8 +832,33 @@ fn run_script(
         }
         sleep_until(at.saturating_duration_since(Instant::now()), deadline);
         let leader = tracker.and_then(LeaderTracker::current);
-        let pick = |t: Target, rng: &mut u64| resolve(t, &nodes, leader.as_deref(), rng);
+        let pick = |t: Target, rng: &mut u64| resolve(t, &nodes, leader.as_deref(), &marks, rng);
         let (f, fault) = match &step.action {
+            Action::Mark(i, t) => {
+                let picked = pick(*t, &mut rng);
+                say(cfg, &format!("nemesis: mark {i} = {picked:?}"));
+                if marks.len() <= *i {
+                    marks.resize(*i + 1, Vec::new());
+                }
+                marks[*i] = picked;
+                continue;
+            }
+            Action::Writes(on) => {
+                shared.set_writes(*on);
+                say(
+                    cfg,
+                    &format!("clients: writes {}", if *on { "on" } else { "off" }),
+                );
+                continue;
+            }
+            Action::Partition(targets) => {
+                let picked: Vec<Vec<String>> = targets.iter().map(|t| pick(*t, &mut rng)).collect();
+                net = true;
+                (
+                    "start-partition",
+                    Fault::partition(PartitionKind::Custom, partition_groups(&picked, &nodes)),
+                )
+            }
             Action::Isolate(t) => {
                 let alone = pick(*t, &mut rng);
                 let rest: Vec<String> = nodes

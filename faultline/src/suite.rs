@@ -194,6 +194,18 @@ fn script(steps: Vec<ScriptStep>) -> NemesisPlan {
     }
 }
 
+/// A scripted plan that repeats `cycle` (offsets in seconds from the cycle's start) every
+/// `period` seconds, from `from` while a cycle's start is before `until`.
+fn cycles(from: f64, until: f64, period: f64, cycle: &[(f64, Action)]) -> NemesisPlan {
+    let mut steps = Vec::new();
+    let mut t = from;
+    while t < until {
+        steps.extend(cycle.iter().map(|(dt, a)| step(t + dt, a.clone())));
+        t += period;
+    }
+    script(steps)
+}
+
 fn need(cond: bool, why: impl FnOnce() -> String) -> Result<(), String> {
     if cond {
         Ok(())
@@ -446,14 +458,11 @@ pub fn scenarios() -> Vec<Scenario> {
             keys: 2,
             op_timeout: None,
             plan: || {
-                let mut steps = Vec::new();
-                let mut t = 1.5;
-                while t < 13.0 {
-                    steps.push(step(t, Action::Kill(Target::Leader)));
-                    steps.push(step(t + 0.8, Action::RestartAll));
-                    t += 1.6;
-                }
-                script(steps)
+                let cycle = [
+                    (0.0, Action::Kill(Target::Leader)),
+                    (0.8, Action::RestartAll),
+                ];
+                cycles(1.5, 13.0, 1.6, &cycle)
             },
             needs_leaders: false,
             expect: |f| {
@@ -523,6 +532,19 @@ pub fn scenarios() -> Vec<Scenario> {
 /// |---|---|---|---|
 /// | `retry` | 3 | both followers paused for 120 ms every 0.8 s; clients time out after 100 ms | a retried cas (same `client`/`seq`) applied twice: its retry answers "precondition failed" though its value was written |
 /// | `diverge` | 5 | the leader and one follower split off, heal, then the new leader isolated, heal; 200 keys | a follower that keeps a deposed leader's entries instead of truncating them, and later leads: stale reads of the keys it diverged on |
+/// | `old-term` | 5 | Figure 8 of the Raft paper, played with partitions and by letting clients write only in chosen phases (below) | a leader that commits an earlier term's entries by counting replicas: a value read, then lost |
+///
+/// `old-term`, per 4.5 s cycle, with A = {leader, one follower} and B = the next leader:
+/// 1. A split off while clients write: A's leader appends entries (term t1) that reach A only;
+/// 2. writes off: the other three elect B (t2) and get no entry of t2 (a leader without a
+///    no-op appends none);
+/// 3. B isolated too ({B} | A | the other two) while clients write: B appends entries of t2
+///    at the same indices, alone;
+/// 4. writes off, B alone: A's entries are the freshest of the four, so A's node wins t3 and
+///    replicates them to the other two. A correct leader commits them only with an entry of
+///    t3 (its no-op); one that counts replicas commits them and serves reads of them;
+/// 5. A cut off, B with the other two: B's t2 entries are fresher than t1, B wins t4 and
+///    overwrites the entries that were read as committed: the reads after show them gone.
 pub fn hunts() -> Vec<Scenario> {
     vec![
         Scenario {
@@ -534,14 +556,11 @@ pub fn hunts() -> Vec<Scenario> {
             keys: 3,
             op_timeout: Some(0.1),
             plan: || {
-                let mut steps = Vec::new();
-                let mut t = 1.0;
-                while t < 14.0 {
-                    steps.push(step(t, Action::Pause(Target::Followers(2))));
-                    steps.push(step(t + 0.12, Action::ResumeAll));
-                    t += 0.8;
-                }
-                script(steps)
+                let cycle = [
+                    (0.0, Action::Pause(Target::Followers(2))),
+                    (0.12, Action::ResumeAll),
+                ];
+                cycles(1.0, 14.0, 0.8, &cycle)
             },
             needs_leaders: false,
             expect: |f| {
@@ -562,18 +581,48 @@ pub fn hunts() -> Vec<Scenario> {
             keys: 200,
             op_timeout: None,
             plan: || {
-                let mut steps = Vec::new();
-                let mut t = 1.5;
-                while t < 18.0 {
-                    steps.push(step(t, Action::Split(Target::LeaderAnd(1))));
-                    steps.push(step(t + 1.2, Action::Heal));
-                    steps.push(step(t + 2.0, Action::Isolate(Target::Leader)));
-                    steps.push(step(t + 3.2, Action::Heal));
-                    t += 4.0;
-                }
-                script(steps)
+                let cycle = [
+                    (0.0, Action::Split(Target::LeaderAnd(1))),
+                    (1.2, Action::Heal),
+                    (2.0, Action::Isolate(Target::Leader)),
+                    (3.2, Action::Heal),
+                ];
+                cycles(1.5, 18.0, 4.0, &cycle)
             },
             needs_leaders: false,
+            expect: |f| {
+                let healed = *f.times("stop-partition").last().ok_or("no heal recorded")?;
+                let ms = progress_after(f, healed, 5.0, "the last heal")?;
+                Ok(format!("progress {ms:.0} ms after the last heal"))
+            },
+        },
+        Scenario {
+            name: "old-term",
+            nodes: 5,
+            seconds: 22.0,
+            concurrency: 10,
+            rate: 400.0,
+            keys: 20,
+            op_timeout: None,
+            plan: || {
+                use Action::{Heal, Mark, Partition, Writes};
+                use Target::{Leader, LeaderAnd, Marked};
+                let cycle = [
+                    (0.0, Mark(0, LeaderAnd(1))),
+                    (0.0, Partition(vec![Marked(0)])),
+                    (0.1, Writes(false)),
+                    (0.9, Mark(1, Leader)),
+                    (0.9, Partition(vec![Marked(1), Marked(0)])),
+                    (0.9, Writes(true)),
+                    (1.2, Writes(false)),
+                    (1.4, Partition(vec![Marked(1)])),
+                    (2.3, Partition(vec![Marked(0)])),
+                    (3.6, Heal),
+                    (3.6, Writes(true)),
+                ];
+                cycles(1.0, 18.0, 4.5, &cycle)
+            },
+            needs_leaders: true,
             expect: |f| {
                 let healed = *f.times("stop-partition").last().ok_or("no heal recorded")?;
                 let ms = progress_after(f, healed, 5.0, "the last heal")?;
@@ -671,5 +720,38 @@ pub fn why_not_valid(o: &Outcome) -> String {
             format!("linearizability: {}", o.check.summary_line())
         }
         None => harness::verdict_word(o.verdict).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cycles_repeat_a_cycle_from_start_to_end() {
+        let cycle = [(0.0, Action::Kill(Target::Leader)), (0.5, Action::Heal)];
+        let NemesisPlan::Script { steps, .. } = cycles(1.0, 3.0, 1.0, &cycle) else {
+            panic!("a script");
+        };
+        let at: Vec<f64> = steps.iter().map(|s| s.at.as_secs_f64()).collect();
+        assert_eq!(at, [1.0, 1.5, 2.0, 2.5]);
+        assert_eq!(steps[2].action, Action::Kill(Target::Leader));
+        assert_eq!(steps[3].action, Action::Heal);
+    }
+
+    #[test]
+    fn every_scenario_and_hunt_has_a_unique_name_and_a_plan_within_its_time() {
+        let all: Vec<Scenario> = scenarios().into_iter().chain(hunts()).collect();
+        let mut names: Vec<&str> = all.iter().map(|s| s.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all.len());
+        for sc in &all {
+            if let NemesisPlan::Script { steps, .. } = (sc.plan)() {
+                for s in &steps {
+                    assert!(s.at.as_secs_f64() < sc.seconds, "{}: {:?}", sc.name, s);
+                }
+            }
+        }
     }
 }

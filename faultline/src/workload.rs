@@ -15,7 +15,7 @@ use crate::adapter::{Client, Completion, Invocation, OpKind};
 use crate::recorder::Recorder;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -54,6 +54,7 @@ pub struct Shared {
     next_value: AtomicI64,
     last_value: Vec<AtomicI64>,
     next_process: AtomicU64,
+    writes: AtomicBool,
 }
 
 impl Shared {
@@ -67,13 +68,20 @@ impl Shared {
                 .map(|_| AtomicI64::new(UNKNOWN))
                 .collect(),
             next_process: AtomicU64::new(workload.concurrency as u64),
+            writes: AtomicBool::new(true),
         })
+    }
+
+    /// Lets clients issue writes and cas (`true`) or only reads (`false`) from their next op
+    /// on; the op choices still follow the seed (a write drawn while writes are off is a read).
+    pub fn set_writes(&self, on: bool) {
+        self.writes.store(on, Ordering::Relaxed);
     }
 
     fn generate(&self, rng: &mut SmallRng, workload: &Workload) -> (usize, Invocation) {
         let k = rng.gen_range(0..self.keys.len());
         let roll = rng.gen_range(0..100);
-        let kind = if roll < workload.read_pct {
+        let kind = if roll < workload.read_pct || !self.writes.load(Ordering::Relaxed) {
             OpKind::Read
         } else if roll < workload.read_pct + workload.write_pct {
             OpKind::Write(self.next_value.fetch_add(1, Ordering::Relaxed))
