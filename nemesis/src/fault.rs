@@ -101,7 +101,19 @@ pub enum Fault {
         /// Drop probability in percent, 0..=100.
         percent: u8,
     },
-    /// Remove every network fault (partitions and loss).
+    /// Every node in `nodes` drops the packets it sends to other nodes whose payload contains
+    /// `pattern` (iptables `string` match, Boyer-Moore): one message kind is held back while
+    /// the others pass. On a TCP stream the first dropped segment is retransmitted and dropped
+    /// again, so everything the stream carries after it waits until the heal (or until the
+    /// connection dies with a process): "from the first such message on, nothing more on
+    /// that link".
+    Filter {
+        /// The senders whose messages are held back.
+        nodes: Vec<String>,
+        /// The bytes that mark the message kind, 1 to 128 of them (xt_string's limit).
+        pattern: String,
+    },
+    /// Remove every network fault (partitions, loss and filters).
     Heal,
     /// SIGKILL the processes of these nodes.
     Kill {
@@ -126,12 +138,13 @@ pub enum Fault {
 }
 
 impl Fault {
-    /// The history's `f` for this event: `start-partition`, `start-loss`, `heal`, `kill`,
+    /// The history's `f` for this event: `start-partition`, `start-loss`, `start-filter`, `heal`, `kill`,
     /// `restart`, `pause`, `resume`.
     pub fn f(&self) -> &'static str {
         match self {
             Fault::Partition { .. } => "start-partition",
             Fault::Loss { .. } => "start-loss",
+            Fault::Filter { .. } => "start-filter",
             Fault::Heal => "heal",
             Fault::Kill { .. } => "kill",
             Fault::Restart { .. } => "restart",
@@ -156,7 +169,7 @@ impl Fault {
     pub fn is_network(&self) -> bool {
         matches!(
             self,
-            Fault::Partition { .. } | Fault::Loss { .. } | Fault::Heal
+            Fault::Partition { .. } | Fault::Loss { .. } | Fault::Filter { .. } | Fault::Heal
         )
     }
 
@@ -219,6 +232,23 @@ impl Fault {
                     }
                 }
             }
+            Fault::Filter {
+                nodes: senders,
+                pattern,
+            } => {
+                if pattern.is_empty() || pattern.len() > FILTER_PATTERN_MAX {
+                    return Err(Error::InvalidFault(format!(
+                        "filter pattern of {} bytes: expected 1 to {FILTER_PATTERN_MAX}",
+                        pattern.len()
+                    )));
+                }
+                for sender in senders {
+                    known(sender)?;
+                    push(&mut rules, sender, |r| {
+                        r.drop_out_matching.push(pattern.clone())
+                    });
+                }
+            }
             other => {
                 return Err(Error::InvalidFault(format!(
                     "{} is not a network fault",
@@ -247,7 +277,13 @@ pub struct NodeRules {
     pub drop_from: Vec<(String, Option<f64>)>,
     /// Peers to which this node drops packets on output.
     pub drop_to: Vec<(String, Option<f64>)>,
+    /// Payload patterns: this node drops the packets it sends to other nodes that contain one.
+    #[serde(default)]
+    pub drop_out_matching: Vec<String>,
 }
+
+/// The longest pattern of [`Fault::Filter`] (the kernel's `XT_STRING_MAX_PATTERN_SIZE`).
+pub const FILTER_PATTERN_MAX: usize = 128;
 
 /// Cut every pair of nodes in different groups, both ways.
 pub fn grudge_from_components(groups: &[Vec<String>]) -> BTreeMap<String, Vec<String>> {
@@ -482,6 +518,39 @@ mod tests {
         };
         assert!(matches!(
             bad.network_rules(&all),
+            Err(Error::UnknownNode(_))
+        ));
+    }
+
+    #[test]
+    fn filters_hold_back_what_the_senders_send() {
+        let all = nodes(3);
+        let f = Fault::Filter {
+            nodes: vec!["n2".into(), "n3".into()],
+            pattern: "{\"Append\":".into(),
+        };
+        assert!(f.is_network());
+        assert_eq!(f.f(), "start-filter");
+        let r = f.network_rules(&all).unwrap();
+        assert!(r["n1"].drop_out_matching.is_empty());
+        assert_eq!(r["n2"].drop_out_matching, vec!["{\"Append\":".to_string()]);
+        assert!(r["n3"].drop_from.is_empty() && r["n3"].drop_to.is_empty());
+        for pattern in [String::new(), "x".repeat(FILTER_PATTERN_MAX + 1)] {
+            let bad = Fault::Filter {
+                nodes: vec!["n1".into()],
+                pattern,
+            };
+            assert!(matches!(
+                bad.network_rules(&all),
+                Err(Error::InvalidFault(_))
+            ));
+        }
+        let unknown = Fault::Filter {
+            nodes: vec!["n7".into()],
+            pattern: "x".into(),
+        };
+        assert!(matches!(
+            unknown.network_rules(&all),
             Err(Error::UnknownNode(_))
         ));
     }

@@ -85,7 +85,7 @@ pub mod tools;
 pub use backend::{Backend, ProcState, ProcessHandle, Sig, SpawnSpec, TeardownReport};
 pub use cleanup::cleanup;
 pub use error::{Error, Result};
-pub use fault::{Fault, NodeRules, PartitionKind};
+pub use fault::{Fault, NodeRules, PartitionKind, FILTER_PATTERN_MAX};
 pub use names::{RunId, Subnet};
 pub use netns::{in_netns, NetnsBackend};
 pub use run::{install_cleanup_handlers, teardown_all, Crash, Run};

@@ -228,6 +228,16 @@ impl NetnsBackend {
                 text.push_str(&format!("-A {chain} {flag} {addr}/32{stat} -j DROP\n"));
             }
         }
+        for pattern in &rules.drop_out_matching {
+            // As hex, so no quoting of the pattern's bytes can go wrong in iptables-restore.
+            let hex: String = pattern.bytes().map(|b| format!("{b:02x}")).collect();
+            for peer in &self.nodes {
+                let addr = self.ipv4(peer)?;
+                text.push_str(&format!(
+                    "-A {cout} -d {addr}/32 -p tcp -m string --algo bm --hex-string |{hex}| -j DROP\n"
+                ));
+            }
+        }
         text.push_str("COMMIT\n");
         Ok(text)
     }

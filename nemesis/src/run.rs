@@ -150,7 +150,7 @@ impl Run {
     /// in state `T`, a restarted one has a new PID. Network faults go to the backend.
     pub fn apply(&self, fault: &Fault) -> Result<()> {
         match fault {
-            Fault::Partition { .. } | Fault::Loss { .. } | Fault::Heal => {
+            Fault::Partition { .. } | Fault::Loss { .. } | Fault::Filter { .. } | Fault::Heal => {
                 self.backend.apply_network(fault)
             }
             Fault::Kill { nodes } => {

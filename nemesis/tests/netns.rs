@@ -111,6 +111,39 @@ fn loss_drops_packets_with_the_statistic_match() {
 }
 
 #[test]
+fn a_filter_holds_back_only_the_matching_messages_of_its_senders() {
+    if !root_or_skip("a_filter_holds_back_only_the_matching_messages_of_its_senders") {
+        return;
+    }
+    let c = cluster(3);
+    c.listen("n2");
+    c.listen("n3");
+    let filter = |nodes: &[&str], pattern: &str| Fault::Filter {
+        nodes: nodes.iter().map(|n| n.to_string()).collect(),
+        pattern: pattern.to_string(),
+    };
+    // n2's listener answers "pong\n": held back when n2 filters "pong", not "ping".
+    c.run.apply(&filter(&["n2"], "pong")).unwrap();
+    assert!(!c.tcp_probe("n1", "n2"), "n2's pong must be held back");
+    assert!(c.tcp_probe("n1", "n3"), "n3 is not filtered");
+    c.run.apply(&filter(&["n2"], "ping")).unwrap();
+    assert!(
+        c.tcp_probe("n1", "n2"),
+        "a pattern that does not match passes"
+    );
+    // A filter is on the sender's output only: n1 filtering "pong" still hears n2's.
+    c.run.apply(&filter(&["n1"], "pong")).unwrap();
+    assert!(
+        c.tcp_probe("n1", "n2"),
+        "n1's filter does not touch what n1 receives"
+    );
+    c.run.apply(&filter(&["n2", "n3"], "pong")).unwrap();
+    assert!(!c.tcp_probe("n1", "n3"), "n3's pong must be held back");
+    c.run.apply(&Fault::Heal).unwrap();
+    assert!(c.tcp_probe("n1", "n2") && c.tcp_probe("n1", "n3"), "healed");
+}
+
+#[test]
 fn kill_pause_resume_restart_take_effect() {
     if !root_or_skip("kill_pause_resume_restart_take_effect") {
         return;
