@@ -82,6 +82,10 @@ struct NodeArgs {
     /// Seed of the election-timeout randomness (default: derived from the id and the clock).
     #[arg(long)]
     seed: Option<u64>,
+    /// Run elections without PreVote (thesis §9.6), as a 6.824 lab Raft does. PreVote hides
+    /// some bugs from real faults (`vote-twice`: see docs/decisions.md); CheckQuorum stays on.
+    #[arg(long)]
+    no_pre_vote: bool,
 }
 
 fn main() -> ExitCode {
@@ -155,7 +159,7 @@ fn run_node(args: NodeArgs) -> Result<()> {
         election_ticks_max: ticks(args.election_timeout_max_ms),
         heartbeat_ticks: ticks(args.heartbeat_ms),
         snapshot_threshold_entries: args.snapshot_entries,
-        pre_vote: true,
+        pre_vote: !args.no_pre_vote,
         check_quorum: true,
         bugs,
         seed,
