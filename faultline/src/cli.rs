@@ -170,7 +170,9 @@ Scenarios: initial-election, re-election, basic-agree, fail-agree, fail-no-agree
 rejoin, backup, persist, figure8, unreliable, churn.
 Hunts (run only when named with --only; `faultline bugs` runs them): retry (at-most-once
 retries: a retried cas applied twice), diverge (a follower that keeps a deposed leader's entries),
-old-term (Figure 8: a leader that commits an earlier term's entries by counting replicas).
+old-term (Figure 8: a leader that commits an earlier term's entries by counting replicas),
+revote (a node that forgets its vote on restart; needs the spec's append_pattern, and a node
+without PreVote: `--node-args --no-pre-vote` for raft-register).
 Exit status: 0 every scenario passed (or was skipped), 1 some failed, 2 the suite could not run.";
 
 /// Arguments of `faultline suite`.

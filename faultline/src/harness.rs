@@ -92,6 +92,8 @@ pub enum Target {
     All,
     /// The nodes remembered in slot `i` by [`Action::Mark`] (none if the slot is empty).
     Marked(usize),
+    /// The nodes in no slot of [`Action::Mark`].
+    Unmarked,
 }
 
 /// One action of a scripted nemesis.
@@ -107,6 +109,8 @@ pub enum Action {
     Kill(Target),
     /// Start every killed node again.
     RestartAll,
+    /// Start the killed ones among the targets again.
+    Restart(Target),
     /// SIGSTOP the targets.
     Pause(Target),
     /// SIGCONT every paused node.
@@ -119,9 +123,18 @@ pub enum Action {
     /// Remember the target's nodes, as they are now, in slot `i` ([`Target::Marked`]): later
     /// steps can name "the leader of then" after leadership moved.
     Mark(usize, Target),
+    /// Empty every slot of [`Action::Mark`].
+    ClearMarks,
     /// Let clients issue writes and cas (`true`, the default) or only reads (`false`). Not a
     /// fault: a hunt uses it to control which terms get log entries (ops in flight go on).
     Writes(bool),
+    /// The targets hold back their replication messages (the spec's `append_pattern`, with
+    /// [`Fault::Filter`]): votes and answers pass, appends and heartbeats do not. Until a heal.
+    HoldAppends(Target),
+    /// Wait, up to this long, until a node announces leadership of a term above every term
+    /// announced so far; the steps after it run as soon as it returns (the script's times are
+    /// earliest times). Reacts within about [`crate::leaders::POLL`]. Not a fault.
+    AwaitElection(Duration),
 }
 
 /// A scripted step: `action` at `at` after the clients start.
@@ -375,6 +388,7 @@ fn family(fault: &Fault) -> &'static str {
     match fault {
         Fault::Partition { .. } => "partition",
         Fault::Loss { .. } => "loss",
+        Fault::Filter { .. } => "filter",
         Fault::Kill { .. } | Fault::Restart { .. } => "kill",
         Fault::Pause { .. } | Fault::Resume { .. } => "pause",
         Fault::Heal => "heal",
@@ -781,6 +795,11 @@ fn resolve(
         }
         Target::All => nodes.to_vec(),
         Target::Marked(i) => marks.get(i).cloned().unwrap_or_default(),
+        Target::Unmarked => nodes
+            .iter()
+            .filter(|n| !marks.iter().any(|m| m.contains(n)))
+            .cloned()
+            .collect(),
     }
 }
 
@@ -843,6 +862,47 @@ fn run_script(
                 marks[*i] = picked;
                 continue;
             }
+            Action::ClearMarks => {
+                marks.clear();
+                continue;
+            }
+            Action::AwaitElection(timeout) => {
+                let Some(tracker) = tracker else {
+                    say(cfg, "nemesis: no leader events to await an election with");
+                    continue;
+                };
+                let (term, since) = (tracker.max_term(), Instant::now());
+                let line = match tracker.wait_term_above(term, *timeout) {
+                    Some(l) => format!(
+                        "nemesis: {l} elected after term {term} ({} ms)",
+                        since.elapsed().as_millis()
+                    ),
+                    None => format!("nemesis: no election after term {term} within {timeout:?}"),
+                };
+                say(cfg, &line);
+                continue;
+            }
+            Action::HoldAppends(t) => {
+                let Some(pattern) = cfg.spec.append_pattern.clone() else {
+                    bail!(
+                        "the nemesis holds back appends, but the system spec has no `append_pattern`"
+                    );
+                };
+                net = true;
+                (
+                    "start-filter",
+                    Fault::Filter {
+                        nodes: pick(*t, &mut rng),
+                        pattern,
+                    },
+                )
+            }
+            Action::Restart(t) => (
+                "stop-kill",
+                Fault::Restart {
+                    nodes: pick(*t, &mut rng),
+                },
+            ),
             Action::Writes(on) => {
                 shared.set_writes(*on);
                 say(

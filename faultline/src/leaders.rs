@@ -21,8 +21,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// How often the logs are read.
-pub const POLL: Duration = Duration::from_millis(50);
+/// How often the logs are read: a scripted nemesis that waits for an election
+/// ([`LeaderTracker::wait_term_above`]) reacts within about this long.
+pub const POLL: Duration = Duration::from_millis(10);
 
 /// One leader claim seen in a log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,6 +137,37 @@ impl LeaderTracker {
                 return None;
             }
             std::thread::sleep(POLL);
+        }
+    }
+
+    /// The highest term any leader claimed so far (0 when none did).
+    pub fn max_term(&self) -> u64 {
+        self.lock()
+            .sightings
+            .iter()
+            .map(|s| s.term)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Waits until some node claims leadership of a term above `term`, up to `timeout`;
+    /// returns that node.
+    pub fn wait_term_above(&self, term: u64, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let newer = self
+                .lock()
+                .sightings
+                .iter()
+                .find(|s| s.term > term)
+                .map(|s| s.node.clone());
+            if newer.is_some() {
+                return newer;
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(2));
         }
     }
 
@@ -282,6 +314,12 @@ mod tests {
         assert_eq!(t.current(), None, "n1 stepped down");
         std::fs::write(&b, "{\"event\":\"leader\",\"node\":\"n2\",\"term\":3}\n").unwrap();
         assert_eq!(t.wait_leader(Duration::from_secs(5)).as_deref(), Some("n2"));
+        assert_eq!(t.max_term(), 3);
+        assert_eq!(
+            t.wait_term_above(2, Duration::from_secs(5)).as_deref(),
+            Some("n2")
+        );
+        assert_eq!(t.wait_term_above(3, Duration::from_millis(30)), None);
         let seen = t.finish();
         assert_eq!(seen.len(), 2);
         assert_eq!(seen[1].term, 3);

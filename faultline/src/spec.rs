@@ -54,6 +54,12 @@ pub struct SystemSpec {
     /// Extra environment variables for every node.
     #[serde(default)]
     pub env: std::collections::BTreeMap<String, String>,
+    /// Bytes that every packet of the system's replication message (Raft's AppendEntries,
+    /// heartbeats included) carries and no other message does, e.g. `{"Append":` for
+    /// raft-node. Hunts that hold that one message kind back (`revote`) need it; without it
+    /// they are skipped.
+    #[serde(default)]
+    pub append_pattern: Option<String>,
 }
 
 fn default_peer() -> String {
@@ -189,6 +195,15 @@ impl SystemSpec {
                 "field `leader_events`: \"etcd-probe\" needs client = \"etcd-v3\", not {:?}",
                 spec.client.name()
             ));
+        }
+        if let Some(p) = &spec.append_pattern {
+            if p.is_empty() || p.len() > nemesis::FILTER_PATTERN_MAX {
+                return Err(format!(
+                    "field `append_pattern`: expected 1 to {} bytes, found {}",
+                    nemesis::FILTER_PATTERN_MAX,
+                    p.len()
+                ));
+            }
         }
         if spec.start.split_whitespace().next().is_none() {
             return Err("field `start`: expected a command, found an empty string".into());
@@ -339,6 +354,23 @@ leader_events = "stdout-jsonl"
                 "n1=http://10.1.2.1:2380,n2=http://10.1.2.2:2380,n3=http://10.1.2.3:2380"
             );
             assert_eq!(spec.client_addr(&all[2], Path::new("/b")), "10.1.2.3:2379");
+        }
+    }
+
+    #[test]
+    fn append_pattern_is_optional_and_bounded() {
+        let base =
+            "name = \"x\"\nclient = \"jsonl-tcp\"\nstart = \"x\"\nclient_addr = \"{ip}:1\"\n";
+        assert_eq!(SystemSpec::parse(base).unwrap().append_pattern, None);
+        let ok = format!("{base}append_pattern = '{{\"Append\":'\n");
+        assert_eq!(
+            SystemSpec::parse(&ok).unwrap().append_pattern.as_deref(),
+            Some("{\"Append\":")
+        );
+        for bad in [String::new(), "x".repeat(129)] {
+            let text = format!("{base}append_pattern = \"{bad}\"\n");
+            let e = SystemSpec::parse(&text).unwrap_err();
+            assert!(e.contains("append_pattern"), "{e}");
         }
     }
 

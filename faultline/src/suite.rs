@@ -533,6 +533,15 @@ pub fn scenarios() -> Vec<Scenario> {
 /// | `retry` | 3 | both followers paused for 120 ms every 0.8 s; clients time out after 100 ms | a retried cas (same `client`/`seq`) applied twice: its retry answers "precondition failed" though its value was written |
 /// | `diverge` | 5 | the leader and one follower split off, heal, then the new leader isolated, heal; 200 keys | a follower that keeps a deposed leader's entries instead of truncating them, and later leads: stale reads of the keys it diverged on |
 /// | `old-term` | 5 | Figure 8 of the Raft paper, played with partitions and by letting clients write only in chosen phases (below) | a leader that commits an earlier term's entries by counting replicas: a value read, then lost |
+/// | `revote` | 3 | the leader L killed while the two others hold back their appends (votes pass); as soon as one of them, W, is elected: W and the voter X killed, L and X restarted (needs the spec's `append_pattern`) | a node that forgets its vote on restart (votedFor not persisted) and votes again in the same term: two leaders of one term |
+///
+/// `revote`, per 3 s cycle: X voted for W in term t (W's first appends never reach it) and
+/// restarts at term t. L, restarted at t-1, asks for votes in t. X remembers its vote and
+/// refuses, or has forgotten it and grants: L and W both lead t. L must ask before X's own
+/// election timeout fires (about half the cycles), and W's election must be the first after
+/// L's kill (else t is beyond L's reach). PreVote hides the bug from this hunt: X, at term t,
+/// refuses L's pre-vote for t, and the real vote is never asked (run raft-node with
+/// `--no-pre-vote`, as `faultline bugs` does for this hunt; docs/decisions.md).
 ///
 /// `old-term`, per 4.5 s cycle, with A = {leader, one follower} and B = the next leader:
 /// 1. A split off while clients write: A's leader appends entries (term t1) that reach A only;
@@ -629,7 +638,47 @@ pub fn hunts() -> Vec<Scenario> {
                 Ok(format!("progress {ms:.0} ms after the last heal"))
             },
         },
+        revote(),
     ]
+}
+
+/// The `revote` hunt (see [`hunts`]).
+fn revote() -> Scenario {
+    Scenario {
+        name: "revote",
+        nodes: 3,
+        seconds: 20.0,
+        concurrency: 6,
+        rate: 200.0,
+        keys: 5,
+        op_timeout: None,
+        plan: || {
+            use Action::{AwaitElection, ClearMarks, Heal, HoldAppends, Kill, Mark, Restart};
+            use Target::{Leader, Marked, Unmarked};
+            let cycle = [
+                (0.0, ClearMarks),
+                (0.0, Mark(0, Leader)),
+                (0.0, HoldAppends(Unmarked)),
+                (0.1, Kill(Marked(0))),
+                (0.1, AwaitElection(secs(1.5))),
+                // The steps below run right after the election (W is the leader now).
+                (0.1, Mark(1, Leader)),
+                (0.1, Kill(Marked(1))),
+                (0.1, Kill(Unmarked)),
+                (0.1, Restart(Marked(0))),
+                (0.1, Restart(Unmarked)),
+                (1.7, Heal),
+                (1.7, Action::RestartAll),
+            ];
+            cycles(1.0, 17.0, 3.0, &cycle)
+        },
+        needs_leaders: true,
+        expect: |f| {
+            let healed = *f.times("stop-partition").last().ok_or("no heal recorded")?;
+            let ms = progress_after(f, healed, 5.0, "the last heal")?;
+            Ok(format!("progress {ms:.0} ms after the last heal"))
+        },
+    }
 }
 
 /// The scenario names.
@@ -671,6 +720,15 @@ pub fn run_scenario(sc: &Scenario, base: &TestConfig) -> ScenarioResult {
     if sc.needs_leaders && !has_leaders {
         return finish(
             Status::Skip("the system announces no leader events".into()),
+            None,
+            String::new(),
+        );
+    }
+    let holds_appends = matches!(&cfg.plan, NemesisPlan::Script { steps, .. }
+        if steps.iter().any(|s| matches!(s.action, Action::HoldAppends(_))));
+    if holds_appends && cfg.spec.append_pattern.is_none() {
+        return finish(
+            Status::Skip("the system spec has no `append_pattern`".into()),
             None,
             String::new(),
         );

@@ -140,6 +140,12 @@ pub fn run_suite(args: &SuiteArgs) -> Result<Exit> {
 /// A way to catch a bug: a suite scenario, or a short nemesis run.
 enum Catcher {
     Scenario(Scenario),
+    /// A scenario on raft-node started with extra arguments (a lab configuration).
+    Configured {
+        name: &'static str,
+        scenario: Scenario,
+        node_args: &'static [&'static str],
+    },
     Nemesis {
         name: &'static str,
         nemesis: &'static str,
@@ -152,6 +158,7 @@ impl Catcher {
     fn name(&self) -> &'static str {
         match self {
             Catcher::Scenario(s) => s.name,
+            Catcher::Configured { name, .. } => name,
             Catcher::Nemesis { name, .. } => name,
         }
     }
@@ -159,6 +166,19 @@ impl Catcher {
     fn run(&self, base: &TestConfig) -> ScenarioResult {
         match self {
             Catcher::Scenario(s) => suite::run_scenario(s, base),
+            Catcher::Configured {
+                name,
+                scenario,
+                node_args,
+            } => {
+                let mut cfg = base.clone();
+                cfg.node_args
+                    .extend(node_args.iter().map(|a| a.to_string()));
+                ScenarioResult {
+                    name,
+                    ..suite::run_scenario(scenario, &cfg)
+                }
+            }
             Catcher::Nemesis {
                 name,
                 nemesis,
@@ -196,7 +216,9 @@ impl Catcher {
 }
 
 /// The catchers, in the order `bugs` tries them: the classic partition / kill / pause runs
-/// first (cheap and broad), then the suite, then the hunts.
+/// first (cheap and broad), then the suite, then the hunts. `revote` runs raft-node without
+/// PreVote (`--no-pre-vote`, as a 6.824 lab Raft): with PreVote no real fault reaches what it
+/// hunts (see `suite::hunts`).
 fn catchers() -> Vec<Catcher> {
     let mut v = vec![
         Catcher::Nemesis {
@@ -219,7 +241,14 @@ fn catchers() -> Vec<Catcher> {
         },
     ];
     v.extend(suite::scenarios().into_iter().map(Catcher::Scenario));
-    v.extend(suite::hunts().into_iter().map(Catcher::Scenario));
+    v.extend(suite::hunts().into_iter().map(|h| match h.name {
+        "revote" => Catcher::Configured {
+            name: "revote --no-pre-vote",
+            scenario: h,
+            node_args: &["--no-pre-vote"],
+        },
+        _ => Catcher::Scenario(h),
+    }));
     v
 }
 

@@ -71,6 +71,11 @@ pub fn describe_fault(f: &str, value: &serde_json::Value) -> String {
         name.to_string()
     } else if nodes.is_empty() {
         format!("{name} {value}")
+    } else if let Some(pattern) = value.get("pattern").and_then(|p| p.as_str()) {
+        format!(
+            "{name} {}: packets with {pattern:?} held back",
+            nodes.join(" ")
+        )
     } else {
         format!("{name}{percent} {}", nodes.join(" "))
     }
@@ -109,7 +114,7 @@ pub fn bands(history: &History, axis: Axis, end: u64) -> Vec<Band> {
         let t = at(axis, e, history);
         let f = e.f.as_str();
         match f {
-            "start-partition" | "start-loss" => {
+            "start-partition" | "start-loss" | "start-filter" => {
                 close_network(&mut bands, &mut network, t);
                 network = Some((t, describe_fault(f, &e.value)));
             }
