@@ -3,14 +3,19 @@
 //! Shape (after mini-redis): [`run`] takes already-bound listeners and a shutdown future, so
 //! tests bind port 0. Tasks:
 //!
-//! - **the core task** owns the [`RaftNode`] and the [`Storage`]. It turns ticks (every
-//!   `tick_ms`), peer messages and client requests into inputs, draining up to
-//!   [`INPUTS_PER_BATCH_MAX`] queued inputs per batch. The actions of a batch are executed so that
-//!   the core's ordering rule holds ("persist before you send", `core` module docs): all persist
-//!   actions are written in order, then **one** `fsync` makes the whole batch durable (group
-//!   commit), and only then are the batch's messages sent, replies answered and events printed.
-//!   Delaying a send behind a later persist is always safe: it is indistinguishable from network
-//!   delay. Then `Persisted` is fed back to the core.
+//! - **the core task** owns the [`RaftNode`]. It turns ticks (every `tick_ms`), peer messages
+//!   and client requests into inputs, draining up to [`INPUTS_PER_BATCH_MAX`] queued inputs per
+//!   batch. The persist actions of a batch go, as one job, to the storage thread; the batch's
+//!   other actions (messages, replies, events) wait in a FIFO until that job, and every job
+//!   before it, is durable: the core's ordering rule ("persist before you send", `core` module
+//!   docs) holds, and delaying a send is indistinguishable from network delay. One exception:
+//!   a leader's AppendEntries and InstallSnapshot go out at once, before the leader's own
+//!   fsync (Ongaro's thesis §10.2.1: the leader may write its log in parallel with
+//!   replication; it counts itself toward a commit only after [`Input::Persisted`]). So the
+//!   core keeps ticking while a disk stalls, and a leader whose fsync takes seconds (measured
+//!   here: 2 s, on a shared VM disk) still sends heartbeats instead of causing an election.
+//! - **the storage thread** owns the [`Storage`]: it writes every queued job in order, makes
+//!   them durable with **one** `fsync` (group commit) and reports `Persisted` to the core.
 //! - **one outbound task per peer**: connects with backoff, sends a hello line then one JSON line
 //!   per message. Its queue is bounded ([`PEER_QUEUE_LEN_MAX`]); when full, messages are dropped:
 //!   Raft tolerates loss, and a slow peer must not stall the leader.
@@ -46,6 +51,8 @@ pub const PEER_QUEUE_LEN_MAX: usize = 4096;
 pub const CLIENTS_MAX: usize = 1024;
 /// How long a client request may wait for the core before it is answered with code 0.
 pub const CLIENT_WAIT_MS_MAX: u64 = 5_000;
+/// An fsync that takes this long is logged (`slow fsync`).
+const SLOW_SYNC: Duration = Duration::from_millis(50);
 /// Longest line accepted from a peer or a client.
 const LINE_BYTES_MAX: usize = 64 << 20;
 
@@ -88,8 +95,16 @@ pub struct RuntimeConfig {
     pub tick_ms: u64,
 }
 
-/// What the network tasks hand to the core task.
+/// What the network tasks and the storage thread hand to the core task.
 enum CoreIn {
+    /// Every persist job up to `job` is durable.
+    Persisted {
+        job: u64,
+        hard_state_version: u64,
+        last_index: u64,
+    },
+    /// The storage failed: the node stops rather than acknowledge what is not durable.
+    StorageFailed(StorageError),
     Peer {
         from: String,
         msg: Message,
@@ -118,16 +133,18 @@ pub async fn run(
             outboxes.insert(id.clone(), tx);
         }
     }
+    let persist = spawn_storage(storage, inbox_tx.clone())?;
     let accept_peers = tokio::spawn(accept_peers(peer_listener, inbox_tx.clone()));
     let accept_clients = tokio::spawn(accept_clients(client_listener, inbox_tx));
     let core = CoreTask {
         node,
-        storage,
+        persist,
         outboxes,
         pending: HashMap::new(),
         next_request: 1,
-        hard_state_version: 0,
-        last_index: 0,
+        submitted: 0,
+        durable: 0,
+        held: std::collections::VecDeque::new(),
     };
     let result = tokio::select! {
         r = core.run(inbox_rx, Duration::from_millis(config.tick_ms.max(1))) => r,
@@ -177,15 +194,116 @@ fn open_storage(config: &RuntimeConfig) -> Result<(Storage, DurableState), Runti
     ))
 }
 
-/// The task that owns the core and the storage.
+/// One batch's persist actions, for the storage thread.
+struct PersistJob {
+    id: u64,
+    actions: Vec<Action>,
+}
+
+/// Starts the storage thread; it ends when the core drops the returned sender.
+fn spawn_storage(
+    mut storage: Storage,
+    inbox: mpsc::Sender<CoreIn>,
+) -> Result<std::sync::mpsc::Sender<PersistJob>, RuntimeError> {
+    let (tx, rx) = std::sync::mpsc::channel::<PersistJob>();
+    std::thread::Builder::new()
+        .name("storage".into())
+        .spawn(move || {
+            let (mut hard_state_version, mut last_index) = (0, 0);
+            while let Ok(first) = rx.recv() {
+                // Group commit: every job queued by now is written, then one fsync.
+                let mut jobs = vec![first];
+                jobs.extend(rx.try_iter());
+                let job = jobs.last().map_or(0, |j| j.id);
+                let written = jobs.into_iter().try_for_each(|j| {
+                    j.actions.into_iter().try_for_each(|a| {
+                        write_action(&mut storage, a, &mut hard_state_version, &mut last_index)
+                    })
+                });
+                let synced = written.and_then(|()| {
+                    let started = std::time::Instant::now();
+                    storage.sync()?;
+                    let took = started.elapsed();
+                    if took >= SLOW_SYNC {
+                        // As etcd's "slow fdatasync": replies and votes wait meanwhile.
+                        tracing::warn!(ms = took.as_millis() as u64, "slow fsync");
+                    }
+                    Ok(())
+                });
+                let report = match synced {
+                    Ok(()) => CoreIn::Persisted {
+                        job,
+                        hard_state_version,
+                        last_index,
+                    },
+                    Err(e) => CoreIn::StorageFailed(e),
+                };
+                let failed = matches!(report, CoreIn::StorageFailed(_));
+                if inbox.blocking_send(report).is_err() || failed {
+                    return;
+                }
+            }
+        })
+        .map_err(|source| RuntimeError::Io {
+            what: "start the storage thread".into(),
+            source,
+        })?;
+    Ok(tx)
+}
+
+/// Writes one persist action (buffered; the caller syncs).
+fn write_action(
+    storage: &mut Storage,
+    action: Action,
+    hard_state_version: &mut u64,
+    last_index: &mut u64,
+) -> Result<(), StorageError> {
+    match action {
+        Action::PersistHardState {
+            hard_state,
+            version,
+        } => {
+            let bytes = serde_json::to_vec(&hard_state).expect("serializable");
+            storage.save_hard_state(&bytes)?;
+            *hard_state_version = version;
+        }
+        Action::PersistEntries {
+            truncate_from,
+            entries,
+        } => {
+            if let Some(from) = truncate_from {
+                storage.truncate_from(from)?;
+                *last_index = (*last_index).min(from.saturating_sub(1));
+            }
+            for e in &entries {
+                let bytes = serde_json::to_vec(e).expect("serializable");
+                storage.append(e.index, &bytes);
+                *last_index = e.index;
+            }
+        }
+        Action::PersistSnapshot { snapshot } => {
+            let bytes = serde_json::to_vec(&snapshot).expect("serializable");
+            storage.save_snapshot(snapshot.last_index, &bytes)?;
+            *last_index = (*last_index).max(snapshot.last_index);
+        }
+        _ => unreachable!("only persist actions are sent to the storage thread"),
+    }
+    Ok(())
+}
+
+/// The task that owns the core.
 struct CoreTask {
     node: RaftNode,
-    storage: Storage,
+    persist: std::sync::mpsc::Sender<PersistJob>,
     outboxes: HashMap<String, mpsc::Sender<Message>>,
     pending: HashMap<u64, oneshot::Sender<Reply>>,
     next_request: u64,
-    hard_state_version: u64,
-    last_index: u64,
+    /// The last persist job handed to the storage thread.
+    submitted: u64,
+    /// The last persist job reported durable.
+    durable: u64,
+    /// Actions waiting for a persist job (its id) to be durable, in order.
+    held: std::collections::VecDeque<(u64, Action)>,
 }
 
 impl CoreTask {
@@ -204,13 +322,13 @@ impl CoreTask {
                     self.pending.retain(|_, tx| !tx.is_closed());
                 }
                 msg = inbox.recv() => match msg {
-                    Some(m) => actions.extend(self.input(m)),
+                    Some(m) => actions.extend(self.input(m)?),
                     None => return Ok(()),
                 },
             }
             for _ in 1..INPUTS_PER_BATCH_MAX {
                 match inbox.try_recv() {
-                    Ok(m) => actions.extend(self.input(m)),
+                    Ok(m) => actions.extend(self.input(m)?),
                     Err(_) => break,
                 }
             }
@@ -218,8 +336,8 @@ impl CoreTask {
         }
     }
 
-    fn input(&mut self, m: CoreIn) -> Vec<Action> {
-        match m {
+    fn input(&mut self, m: CoreIn) -> Result<Vec<Action>, RuntimeError> {
+        Ok(match m {
             CoreIn::Peer { from, msg } => self.node.step(Input::Message { from, msg }),
             CoreIn::Client { cmd, reply } => {
                 let request_id = self.next_request;
@@ -227,64 +345,61 @@ impl CoreTask {
                 self.pending.insert(request_id, reply);
                 self.node.step(Input::Client { request_id, cmd })
             }
-        }
+            CoreIn::Persisted {
+                job,
+                hard_state_version,
+                last_index,
+            } => {
+                self.durable = job;
+                while self.held.front().is_some_and(|(j, _)| *j <= job) {
+                    let (_, action) = self.held.pop_front().expect("checked");
+                    self.perform(action);
+                }
+                self.node.step(Input::Persisted {
+                    hard_state_version,
+                    last_index,
+                })
+            }
+            CoreIn::StorageFailed(e) => return Err(e.into()),
+        })
     }
 
-    /// Executes a batch: persists in order, one fsync, then sends/replies/events; then feeds
-    /// `Persisted` back while the core keeps producing actions.
-    fn execute(&mut self, mut actions: Vec<Action>) -> Result<(), RuntimeError> {
-        while !actions.is_empty() {
-            let mut later = Vec::new();
-            let mut persisted = false;
-            tokio::task::block_in_place(|| -> Result<(), RuntimeError> {
-                for action in actions.drain(..) {
-                    match action {
-                        Action::PersistHardState {
-                            hard_state,
-                            version,
-                        } => {
-                            let bytes = serde_json::to_vec(&hard_state).expect("serializable");
-                            self.storage.save_hard_state(&bytes)?;
-                            self.hard_state_version = version;
-                            persisted = true;
-                        }
-                        Action::PersistEntries {
-                            truncate_from,
-                            entries,
-                        } => {
-                            if let Some(from) = truncate_from {
-                                self.storage.truncate_from(from)?;
-                                self.last_index = self.last_index.min(from.saturating_sub(1));
-                            }
-                            for e in &entries {
-                                let bytes = serde_json::to_vec(e).expect("serializable");
-                                self.storage.append(e.index, &bytes);
-                                self.last_index = e.index;
-                            }
-                            persisted = true;
-                        }
-                        Action::PersistSnapshot { snapshot } => {
-                            let bytes = serde_json::to_vec(&snapshot).expect("serializable");
-                            self.storage.save_snapshot(snapshot.last_index, &bytes)?;
-                            self.last_index = self.last_index.max(snapshot.last_index);
-                            persisted = true;
-                        }
-                        other => later.push(other),
-                    }
-                }
-                if persisted {
-                    self.storage.sync()?;
-                }
-                Ok(())
-            })?;
-            for action in later {
-                self.perform(action);
-            }
-            if persisted {
-                actions = self.node.step(Input::Persisted {
-                    hard_state_version: self.hard_state_version,
-                    last_index: self.last_index,
+    /// Executes a batch: its persist actions go to the storage thread as one job; a leader's
+    /// appends are sent at once; everything else waits until that job is durable (module docs).
+    fn execute(&mut self, actions: Vec<Action>) -> Result<(), RuntimeError> {
+        let (persists, others): (Vec<Action>, Vec<Action>) = actions.into_iter().partition(|a| {
+            matches!(
+                a,
+                Action::PersistHardState { .. }
+                    | Action::PersistEntries { .. }
+                    | Action::PersistSnapshot { .. }
+            )
+        });
+        if !persists.is_empty() {
+            self.submitted += 1;
+            let job = PersistJob {
+                id: self.submitted,
+                actions: persists,
+            };
+            if self.persist.send(job).is_err() {
+                return Err(RuntimeError::Io {
+                    what: "the storage thread".into(),
+                    source: std::io::Error::other("it stopped"),
                 });
+            }
+        }
+        for action in others {
+            let replication = matches!(
+                &action,
+                Action::Send {
+                    msg: Message::Append { .. } | Message::Snap { .. },
+                    ..
+                }
+            );
+            if replication || self.durable == self.submitted {
+                self.perform(action);
+            } else {
+                self.held.push_back((self.submitted, action));
             }
         }
         Ok(())
@@ -311,7 +426,7 @@ impl CoreTask {
             Action::PersistHardState { .. }
             | Action::PersistEntries { .. }
             | Action::PersistSnapshot { .. } => {
-                unreachable!("persist actions are executed before the others")
+                unreachable!("persist actions go to the storage thread")
             }
         }
     }
