@@ -651,3 +651,35 @@ fn the_revote_hunt_passes_on_the_correct_node_without_prevote() {
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("--- PASS: revote"), "{text}");
 }
+
+/// `faultline bugs` end to end on one bug: `--bug follower-read` (followers answer reads from
+/// their own state) is caught by the scorecard's first catcher, the isolate-leader run, and
+/// the scorecard names it (measured: run 1, 14 s). The control's side: the correct node
+/// passes isolate-leader runs in `healthy_partition_and_kill_runs_...` and the suite tests.
+#[test]
+fn the_scorecard_catches_follower_read_with_its_first_catcher() {
+    let _g = setup();
+    let store = tempfile::tempdir().unwrap();
+    let out = Command::new(faultline())
+        .arg("bugs")
+        .arg("--system")
+        .arg(workspace().join("systems/raft-register.toml"))
+        .arg("--store")
+        .arg(store.path())
+        .args(["--only", "follower-read", "--runs", "1", "--seed", "1"])
+        .output()
+        .expect("run faultline bugs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    println!("{text}");
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
+    let row = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("follower-read"))
+        .unwrap_or_else(|| panic!("no scorecard row: {text}"));
+    assert!(row.contains("caught: yes, by partition"), "{row}");
+    assert!(
+        row.contains("a stale read") || row.contains("linearizability"),
+        "{row}"
+    );
+}
