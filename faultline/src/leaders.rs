@@ -128,16 +128,7 @@ impl LeaderTracker {
 
     /// Waits until some leader is known, up to `timeout`; returns it.
     pub fn wait_leader(&self, timeout: Duration) -> Option<String> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(l) = self.current() {
-                return Some(l);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(POLL);
-        }
+        wait_for(timeout, POLL, || self.current())
     }
 
     /// The highest term any leader claimed so far (0 when none did).
@@ -153,22 +144,12 @@ impl LeaderTracker {
     /// Waits until some node claims leadership of a term above `term`, up to `timeout`;
     /// returns that node.
     pub fn wait_term_above(&self, term: u64, timeout: Duration) -> Option<String> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let newer = self
-                .lock()
-                .sightings
-                .iter()
-                .find(|s| s.term > term)
-                .map(|s| s.node.clone());
-            if newer.is_some() {
-                return newer;
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
+        // Checked more often than the logs are read, so it adds little to their poll.
+        wait_for(timeout, Duration::from_millis(2), || {
+            let s = self.lock();
+            let newer = s.sightings.iter().find(|s| s.term > term);
+            newer.map(|s| s.node.clone())
+        })
     }
 
     /// Reads the logs one last time, stops, syncs `leaders.jsonl`; returns every claim.
@@ -194,6 +175,20 @@ impl LeaderTracker {
 impl Drop for LeaderTracker {
     fn drop(&mut self) {
         self.stop_thread();
+    }
+}
+
+/// Calls `f` every `every` until it returns something or `timeout` has passed.
+fn wait_for<T>(timeout: Duration, every: Duration, f: impl Fn() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(every);
     }
 }
 

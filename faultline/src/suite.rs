@@ -225,6 +225,13 @@ fn progress_after(f: &Facts, t: u64, within_s: f64, what: &str) -> Result<f64, S
     }
 }
 
+/// The hunts' expectation: some ok op within 5 s of the last heal.
+fn progress_after_last_heal(f: &Facts) -> Result<String, String> {
+    let healed = *f.times("stop-partition").last().ok_or("no heal recorded")?;
+    let ms = progress_after(f, healed, 5.0, "the last heal")?;
+    Ok(format!("progress {ms:.0} ms after the last heal"))
+}
+
 /// Every scenario, in the order they run.
 pub fn scenarios() -> Vec<Scenario> {
     vec![
@@ -599,11 +606,7 @@ pub fn hunts() -> Vec<Scenario> {
                 cycles(1.5, 18.0, 4.0, &cycle)
             },
             needs_leaders: false,
-            expect: |f| {
-                let healed = *f.times("stop-partition").last().ok_or("no heal recorded")?;
-                let ms = progress_after(f, healed, 5.0, "the last heal")?;
-                Ok(format!("progress {ms:.0} ms after the last heal"))
-            },
+            expect: progress_after_last_heal,
         },
         Scenario {
             name: "old-term",
@@ -632,11 +635,7 @@ pub fn hunts() -> Vec<Scenario> {
                 cycles(1.0, 18.0, 4.5, &cycle)
             },
             needs_leaders: true,
-            expect: |f| {
-                let healed = *f.times("stop-partition").last().ok_or("no heal recorded")?;
-                let ms = progress_after(f, healed, 5.0, "the last heal")?;
-                Ok(format!("progress {ms:.0} ms after the last heal"))
-            },
+            expect: progress_after_last_heal,
         },
         revote(),
     ]
@@ -673,11 +672,7 @@ fn revote() -> Scenario {
             cycles(1.0, 17.0, 3.0, &cycle)
         },
         needs_leaders: true,
-        expect: |f| {
-            let healed = *f.times("stop-partition").last().ok_or("no heal recorded")?;
-            let ms = progress_after(f, healed, 5.0, "the last heal")?;
-            Ok(format!("progress {ms:.0} ms after the last heal"))
-        },
+        expect: progress_after_last_heal,
     }
 }
 

@@ -545,21 +545,24 @@ fn the_suite_passes_on_etcd() {
     );
 }
 
-#[test]
-fn the_hunts_pass_on_the_correct_node() {
+/// Runs `hunts` on the correct raft-node (with `node_args`, seed 5) and asserts each passes.
+fn hunts_pass(hunts: &[&str], node_args: &str) {
     let _g = setup();
     let store = tempfile::tempdir().unwrap();
-    let (code, text) = suite(
-        "raft-register",
-        store.path(),
-        &[
-            "--only", "retry", "--only", "diverge", "--only", "old-term", "--seed", "5",
-        ],
-    );
+    let mut args = vec!["--node-args", node_args, "--seed", "5"];
+    for hunt in hunts {
+        args.extend(["--only", hunt]);
+    }
+    let (code, text) = suite("raft-register", store.path(), &args);
     assert_eq!(code, Some(0), "{text}");
-    for hunt in ["retry", "diverge", "old-term"] {
+    for hunt in hunts {
         assert!(text.contains(&format!("--- PASS: {hunt}")), "{text}");
     }
+}
+
+#[test]
+fn the_hunts_pass_on_the_correct_node() {
+    hunts_pass(&["retry", "diverge", "old-term"], "");
 }
 
 /// Runs the hunt `hunt` on raft-node with `--bug bug` and `extra` node arguments (up to 3
@@ -634,22 +637,7 @@ fn vote_twice_is_caught_by_the_revote_hunt_without_prevote() {
 /// The revote hunt's control: the correct node without PreVote passes it.
 #[test]
 fn the_revote_hunt_passes_on_the_correct_node_without_prevote() {
-    let _g = setup();
-    let store = tempfile::tempdir().unwrap();
-    let (code, text) = suite(
-        "raft-register",
-        store.path(),
-        &[
-            "--only",
-            "revote",
-            "--node-args",
-            "--no-pre-vote",
-            "--seed",
-            "5",
-        ],
-    );
-    assert_eq!(code, Some(0), "{text}");
-    assert!(text.contains("--- PASS: revote"), "{text}");
+    hunts_pass(&["revote"], "--no-pre-vote");
 }
 
 /// `faultline bugs` end to end on one bug: `--bug follower-read` (followers answer reads from

@@ -230,17 +230,17 @@ fn spawn_storage(
                     }
                     Ok(())
                 });
-                let report = match synced {
-                    Ok(()) => CoreIn::Persisted {
-                        job,
-                        hard_state_version,
-                        last_index,
-                    },
-                    Err(e) => CoreIn::StorageFailed(e),
-                };
-                let failed = matches!(report, CoreIn::StorageFailed(_));
-                if inbox.blocking_send(report).is_err() || failed {
+                if let Err(e) = synced {
+                    let _ = inbox.blocking_send(CoreIn::StorageFailed(e));
                     return;
+                }
+                let report = CoreIn::Persisted {
+                    job,
+                    hard_state_version,
+                    last_index,
+                };
+                if inbox.blocking_send(report).is_err() {
+                    return; // the core has stopped
                 }
             }
         })
