@@ -125,6 +125,7 @@ fn options(args: &CheckArgs) -> Result<checker::Options> {
         time_limit: Some(Duration::from_secs_f64(args.time_limit)),
         memory_limit_bytes: Some(args.memory_limit.saturating_mul(1 << 20)),
         explain: true,
+        started: None,
     })
 }
 
