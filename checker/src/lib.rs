@@ -23,6 +23,7 @@ mod keysim;
 pub mod model;
 pub mod models;
 pub mod oracle;
+pub mod shapes;
 mod report;
 pub mod synth;
 pub mod wgl;
