@@ -16,6 +16,7 @@
 //! error of the `histories` crate, the latter [`Verdict::Invalid`].
 #![deny(missing_docs)]
 
+mod anomaly;
 pub mod election;
 pub mod explain;
 pub mod gk;
@@ -23,8 +24,8 @@ mod keysim;
 pub mod model;
 pub mod models;
 pub mod oracle;
-pub mod shapes;
 mod report;
+pub mod shapes;
 pub mod synth;
 pub mod wgl;
 
@@ -32,11 +33,10 @@ pub use model::{ModelKind, MODEL_NAMES};
 pub use report::{KeyResult, Report, Verdict};
 
 use histories::{History, Op, Outcome, Value};
-use model::Model;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-use wgl::{Budget, SearchResult};
+use wgl::{Budget, SearchResult, Stuck};
 
 /// How to check.
 #[derive(Debug, Clone)]
@@ -47,8 +47,12 @@ pub struct Options {
     pub initial: Value,
     /// Budget in time for the whole history.
     pub time_limit: Option<Duration>,
-    /// Budget in memory for the search's memo, per part.
+    /// Budget in memory for the whole history: what the searches of all parts running at once
+    /// hold (memo tables, the states they own, their stacks).
     pub memory_limit_bytes: Option<u64>,
+    /// Search every part even after one was found invalid (by default the others stop, and
+    /// the report lists them as not searched).
+    pub all_parts: bool,
     /// Shrink and explain violations.
     pub explain: bool,
     /// When the time limit started counting (the caller sets it before parsing, so that
@@ -64,6 +68,7 @@ impl Default for Options {
             time_limit: Some(Duration::from_secs(60)),
             memory_limit_bytes: Some(4 << 30),
             explain: true,
+            all_parts: false,
             started: None,
         }
     }
@@ -74,92 +79,31 @@ pub fn model_names() -> &'static [&'static str] {
     MODEL_NAMES
 }
 
-/// The parts a history is checked in: per key for keyed models, else one part.
-pub(crate) fn parts(history: &History, kind: ModelKind) -> Vec<(Option<String>, Vec<&Op>)> {
+/// One independently checked part of a history: its key (None: the whole history) and its
+/// ops, without `fail` ops and after the model's pruning.
+pub(crate) type Part<'a> = (Option<String>, Vec<&'a Op>);
+
+/// The parts a history is checked in: per key for keyed models (P-compositionality), else one
+/// part; `fail` ops dropped (they did not happen), then each part pruned by its model (in
+/// parallel, until `deadline`).
+pub(crate) fn parts(
+    history: &History,
+    kind: ModelKind,
+    deadline: Option<Instant>,
+) -> Vec<Part<'_>> {
+    let model = kind.model();
     let live = history.ops.iter().filter(|o| o.outcome != Outcome::Fail);
-    if !kind.per_key() {
-        return vec![(None, live.collect())];
-    }
-    let mut by_key: BTreeMap<Option<String>, Vec<&Op>> = BTreeMap::new();
-    for op in live {
-        by_key.entry(op.key.clone()).or_default().push(op);
-    }
-    let registers = matches!(
-        kind,
-        ModelKind::Register | ModelKind::CasRegister | ModelKind::Kv
-    );
-    by_key
-        .into_iter()
-        .map(|(key, ops)| {
-            let ops = if registers {
-                drop_unobserved_infos(ops)
-            } else if kind == ModelKind::AppendKv {
-                drop_unobserved_appends(ops)
-            } else {
-                ops
-            };
-            (key, ops)
-        })
-        .collect()
-}
-
-/// The append-kv twin of [`drop_unobserved_infos`]: an `info` put or append whose string is
-/// not contained in any value an ok get returned was never observed (a get after it and
-/// before the next put would contain it), so it may be left out.
-fn drop_unobserved_appends(ops: Vec<&Op>) -> Vec<&Op> {
-    let reads: Vec<&str> = ops
-        .iter()
-        .filter_map(|o| match (o.f, &o.outcome) {
-            (histories::F::Get | histories::F::Read, Outcome::Ok(Value::Str(s))) => {
-                Some(s.as_str())
-            }
-            _ => None,
-        })
-        .collect();
-    ops.into_iter()
-        .filter(|o| {
-            let mutates = matches!(o.f, histories::F::Put | histories::F::Append);
-            if o.outcome != Outcome::Info || !mutates {
-                return true;
-            }
-            match o.input.as_str() {
-                Some("") | None => true,
-                Some(s) => reads.iter().any(|r| r.contains(s)),
-            }
-        })
-        .collect()
-}
-
-/// Drops `info` register ops that cannot matter, before the search.
-///
-/// An `info` op may take effect or not. An info read never constrains anything. An info write
-/// (or cas) whose value no op observes (no ok read returns it, no cas expects it) can be left
-/// out: in any linearization that includes it, nothing between it and the next write sees the
-/// state it set, so the same order without it is also a linearization. Without this, every
-/// subset of the open info ops is a distinct search state, which is what makes histories with
-/// many timeouts blow up in WGL checkers (and in Porcupine and Knossos).
-fn drop_unobserved_infos(ops: Vec<&Op>) -> Vec<&Op> {
-    use std::collections::HashSet;
-    let observed: HashSet<&Value> = ops
-        .iter()
-        .filter_map(|o| match (o.f, &o.outcome) {
-            (histories::F::Read, Outcome::Ok(v)) => Some(v),
-            (histories::F::Cas, _) => o.input.as_list().and_then(|l| l.first()),
-            _ => None,
-        })
-        .collect();
-    ops.into_iter()
-        .filter(|o| {
-            if o.outcome != Outcome::Info {
-                return true;
-            }
-            let written = match o.f {
-                histories::F::Write => Some(&o.input),
-                histories::F::Cas => o.input.as_list().and_then(|l| l.get(1)),
-                _ => None,
-            };
-            written.is_some_and(|w| observed.contains(w))
-        })
+    let raw: Vec<Part<'_>> = if model.per_key() {
+        let mut by_key: BTreeMap<Option<String>, Vec<&Op>> = BTreeMap::new();
+        for op in live {
+            by_key.entry(op.key.clone()).or_default().push(op);
+        }
+        by_key.into_iter().collect()
+    } else {
+        vec![(None, live.collect())]
+    };
+    raw.into_par_iter()
+        .map(|(key, ops)| (key, model.prune(ops, deadline)))
         .collect()
 }
 
@@ -168,22 +112,9 @@ pub(crate) fn search_part(
     kind: ModelKind,
     initial: &Value,
     ops: &[&Op],
-    budget: Budget,
+    budget: &Budget,
 ) -> SearchResult {
-    fn run<M: Model>(m: M, initial: &Value, ops: &[&Op], budget: Budget) -> SearchResult {
-        let init = m.init(initial);
-        wgl::search(&m, init, ops, budget)
-    }
-    match kind {
-        ModelKind::Register => run(models::register::Register, initial, ops, budget),
-        ModelKind::CasRegister => run(models::cas_register::CasRegister, initial, ops, budget),
-        ModelKind::Kv => run(models::kv::Kv, initial, ops, budget),
-        ModelKind::AppendKv => run(models::append_kv::AppendKv, initial, ops, budget),
-        ModelKind::MultiRegister => {
-            run(models::multi_register::MultiRegister, initial, ops, budget)
-        }
-        ModelKind::Mutex => run(models::mutex::Mutex, initial, ops, budget),
-    }
+    kind.model().search(initial, ops, budget)
 }
 
 /// Resolves the model: the named one or the one the operations call for.
@@ -199,58 +130,98 @@ pub fn resolve_model(history: &History, opts: &Options) -> Result<ModelKind, Str
     }
 }
 
+/// Why a history with no operations gets no verdict.
+pub const NO_OPERATIONS: &str = "no operations found";
+
+/// Decides one part: the model's polynomial procedure where it applies (a `false` is confirmed
+/// by the search, which also finds where it breaks), else the search.
+fn check_part(
+    kind: ModelKind,
+    initial: &Value,
+    ops: &[&Op],
+    budget: &Budget,
+) -> (SearchResult, &'static str) {
+    if budget.stopped() {
+        return (SearchResult::Unknown(wgl::STOPPED.to_string()), "none");
+    }
+    match kind.model().decide(initial, ops) {
+        Some(true) => (SearchResult::Valid, "gibbons-korach"),
+        Some(false) => (
+            search_part(kind, initial, ops, budget),
+            "gibbons-korach+wgl",
+        ),
+        None => (search_part(kind, initial, ops, budget), "wgl"),
+    }
+}
+
 /// Checks a history for linearizability.
+///
+/// The time limit counts from `opts.started` (or now) and covers pruning, search and
+/// explanation; the memory limit holds for all parts searched at once. Once a part is found
+/// invalid the others stop (unless `opts.all_parts`), and the report lists them as not
+/// searched. A history with no operations is not valid: its verdict is unknown, with the
+/// reason [`NO_OPERATIONS`].
 pub fn check(history: &History, opts: &Options) -> Report {
     let started = opts.started.unwrap_or_else(Instant::now);
+    if history.ops.is_empty() {
+        return Report::unchecked(history, "none", NO_OPERATIONS.to_string());
+    }
     let kind = match resolve_model(history, opts) {
         Ok(k) => k,
         Err(e) => return Report::unchecked(history, "none", e),
     };
-    let budget = Budget {
-        deadline: opts.time_limit.map(|d| started + d),
-        memory_bytes: opts.memory_limit_bytes,
-    };
-    let parts = parts(history, kind);
-    let mut keys: Vec<KeyResult> = parts
+    let deadline = opts.time_limit.and_then(|d| started.checked_add(d));
+    let budget = Budget::new(deadline, opts.memory_limit_bytes);
+    let parts = parts(history, kind, deadline);
+    let mut results: Vec<(KeyResult, Option<Stuck>)> = parts
         .par_iter()
         .map(|(key, ops)| {
             let t = Instant::now();
-            let registers = matches!(
-                kind,
-                ModelKind::Register | ModelKind::CasRegister | ModelKind::Kv
-            );
-            let fast = if registers {
-                gk::decide(&opts.initial, ops)
-            } else {
-                None
-            };
-            let (result, algorithm) = match fast {
-                Some(true) => (SearchResult::Valid, "gibbons-korach"),
-                // Confirm with the search, which also finds where it breaks.
-                Some(false) => (
-                    search_part(kind, &opts.initial, ops, budget),
-                    "gibbons-korach+wgl",
-                ),
-                None => (search_part(kind, &opts.initial, ops, budget), "wgl"),
+            let (result, algorithm) = check_part(kind, &opts.initial, ops, &budget);
+            let stuck = match &result {
+                SearchResult::Invalid(stuck) => {
+                    if !opts.all_parts {
+                        budget.stop();
+                    }
+                    Some(stuck.clone())
+                }
+                _ => None,
             };
             let mut r = KeyResult::new(key.clone(), ops, result, t.elapsed());
             r.algorithm = algorithm.to_string();
-            r
+            (r, stuck)
         })
         .collect();
-    keys.sort_by(|a, b| a.key.cmp(&b.key));
-    let mut report = Report::from_keys(history, kind, keys, started.elapsed());
-    // Only the parts found invalid are explained (parts and keys are both sorted by key).
-    let invalid_parts: Vec<(Option<String>, Vec<&Op>)> = parts
-        .iter()
-        .zip(&report.keys)
-        .filter(|(_, r)| r.valid == Verdict::Invalid)
-        .map(|(p, _)| p.clone())
-        .collect();
-    if opts.explain && report.verdict == Verdict::Invalid {
-        report.counterexample =
-            explain::counterexample(history, kind, &opts.initial, &invalid_parts, budget);
+    results.sort_by(|a, b| a.0.key.cmp(&b.0.key));
+    let mut stucks = Vec::new();
+    let mut keys = Vec::with_capacity(results.len());
+    for (k, s) in results {
+        stucks.push(s);
+        keys.push(k);
     }
+    let mut report = Report::from_keys(history, kind, keys, started.elapsed());
+    report.memory_peak_bytes = budget.pool.peak.load(std::sync::atomic::Ordering::Relaxed);
+    if opts.explain && report.verdict == Verdict::Invalid {
+        // Parts and keys are both sorted by key; explain the first invalid part, under a budget
+        // of its own (the search's was told to stop), with the same deadline.
+        let explain_budget = Budget::new(deadline, opts.memory_limit_bytes);
+        let first = parts
+            .iter()
+            .zip(stucks)
+            .find_map(|(p, s)| s.map(|s| (p, s)));
+        if let Some(((key, ops), stuck)) = first {
+            report.counterexample = explain::counterexample(
+                history,
+                kind,
+                &opts.initial,
+                key,
+                ops,
+                stuck,
+                &explain_budget,
+            );
+        }
+    }
+    report.elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
     report
 }
 

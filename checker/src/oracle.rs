@@ -6,7 +6,6 @@
 //! which stateright treats as "may or may not have taken effect". Its search enumerates
 //! interleavings without memoisation, so parts are limited to [`ORACLE_OPS_MAX`] ops.
 
-use crate::model::ModelKind;
 use crate::report::{KeyResult, Report, Verdict};
 use crate::wgl::SearchResult;
 use crate::Options;
@@ -119,18 +118,14 @@ pub fn linearizable(initial: &Value, ops: &[&Op]) -> Option<bool> {
 /// `faultline check --engine stateright`.
 pub fn check(history: &History, opts: &Options) -> Report {
     let started = Instant::now();
+    if history.ops.is_empty() {
+        return Report::unchecked(history, "none", crate::NO_OPERATIONS.to_string());
+    }
     let kind = match crate::resolve_model(history, opts) {
-        Ok(k @ (ModelKind::Register | ModelKind::CasRegister | ModelKind::Kv)) => k,
-        Ok(k) => {
-            let why = format!(
-                "the stateright engine checks register, cas-register and kv; not {}",
-                k.name()
-            );
-            return Report::unchecked(history, k.name(), why);
-        }
+        Ok(k) => k,
         Err(e) => return Report::unchecked(history, "none", e),
     };
-    let keys = crate::parts(history, kind)
+    let keys = crate::parts(history, kind, None)
         .into_iter()
         .map(|(key, ops)| {
             let t = Instant::now();
@@ -142,7 +137,10 @@ pub fn check(history: &History, opts: &Options) -> Report {
                 match linearizable(&opts.initial, &ops) {
                     Some(true) => SearchResult::Valid,
                     Some(false) => SearchResult::Invalid(Default::default()),
-                    None => SearchResult::Unknown("not a register history".into()),
+                    None => SearchResult::Unknown(format!(
+                        "the stateright engine checks read, write and cas ops; {} has others",
+                        kind.name()
+                    )),
                 }
             };
             let mut r = KeyResult::new(key, &ops, result, t.elapsed());

@@ -142,6 +142,12 @@ pub struct Report {
     pub keys: Vec<KeyResult>,
     /// Why parts are unknown.
     pub unknown_reasons: Vec<String>,
+    /// Parts left unsearched, or searched only in part, because another part had already
+    /// shown the history invalid (`Options::all_parts` searches them all).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_searched: Vec<String>,
+    /// Most bytes the searches held at once (memo tables, states, stacks).
+    pub memory_peak_bytes: u64,
     /// For an invalid history: the explanation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub counterexample: Option<Counterexample>,
@@ -174,6 +180,8 @@ impl Report {
             parts: 0,
             keys: Vec::new(),
             unknown_reasons: vec![reason],
+            not_searched: Vec::new(),
+            memory_peak_bytes: 0,
             counterexample: None,
             elapsed_ms: 0.0,
         }
@@ -186,8 +194,15 @@ impl Report {
         elapsed: Duration,
     ) -> Report {
         let verdict = keys.iter().fold(Verdict::Valid, |v, k| v.worst(k.valid));
+        let stopped = |k: &&KeyResult| k.reason.as_deref() == Some(wgl::STOPPED);
+        let not_searched = keys
+            .iter()
+            .filter(stopped)
+            .map(|k| key_name(&k.key))
+            .collect();
         let unknown_reasons = keys
             .iter()
+            .filter(|k| !stopped(k))
             .filter_map(|k| {
                 k.reason.as_ref().map(|r| {
                     format!(
@@ -209,6 +224,8 @@ impl Report {
             parts: keys.len(),
             keys,
             unknown_reasons,
+            not_searched,
+            memory_peak_bytes: 0,
             counterexample: None,
             elapsed_ms: elapsed.as_secs_f64() * 1e3,
         }
@@ -242,6 +259,12 @@ impl Report {
         let mut out = format!("{}\n", self.summary_line());
         for r in &self.unknown_reasons {
             out.push_str(&format!("  unknown: {r}\n"));
+        }
+        if !self.not_searched.is_empty() {
+            out.push_str(&format!(
+                "  not searched to the end, the answer being already known: {}\n",
+                self.not_searched.join(", ")
+            ));
         }
         if let Some(c) = &self.counterexample {
             out.push_str(&c.text);

@@ -9,31 +9,86 @@
 //! prunes configurations already explored: the key to Lowe's speed-up.
 //!
 //! Candidates are tried in the order of their returns (just-in-time: the op that must be placed
-//! soonest goes first), and a legal op that leaves the state unchanged is placed without
-//! alternatives. Both keep the search close to linear on the histories real systems produce.
+//! soonest goes first), and a legal op that the model declares read-only (it leaves every state
+//! unchanged) is placed without alternatives. Both keep the search close to linear on the
+//! histories real systems produce.
 //!
 //! `info` ops have their return at the end of time; when the first return left is such a
 //! return, every `ok` op is linearised and the rest may simply never have happened: valid.
 //!
-//! No recursion: the stack is an explicit `Vec`. A budget (deadline, memory estimate of memo and
-//! stack) is checked every [`BUDGET_CHECK_STEPS`] steps and ends the search with `Unknown`.
+//! No recursion: the stack is an explicit `Vec`. A budget (deadline; the bytes that memo, states
+//! and stack really hold, summed over every search running under the same budget; a stop flag
+//! raised once another part was found invalid) is checked every [`BUDGET_CHECK_STEPS`] steps
+//! and ends the search with `Unknown`.
 
 use crate::model::Model;
 use histories::{Op, Outcome};
 use std::collections::{BTreeSet, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Steps between two budget checks.
 pub const BUDGET_CHECK_STEPS: u64 = 4096;
 
-/// What ends a search early.
-#[derive(Debug, Clone, Copy)]
+/// What ends a search early: a deadline, a memory limit shared by every search that runs under
+/// the same budget at once (the parts of one history run in parallel), and a flag that stops
+/// them all once the answer is known.
+#[derive(Debug, Clone, Default)]
 pub struct Budget {
     /// Give up after this instant.
     pub deadline: Option<Instant>,
-    /// Give up when the memo is estimated to hold more than this many bytes.
+    /// Give up when the searches under this budget together hold more than this many bytes
+    /// (memo tables, the states they own on the heap, and the search stacks).
     pub memory_bytes: Option<u64>,
+    /// What the searches under this budget hold now, and whether they were told to stop.
+    pub pool: Arc<Pool>,
 }
+
+/// The shared side of a [`Budget`].
+#[derive(Debug, Default)]
+pub struct Pool {
+    /// Bytes held by the searches running now.
+    pub used: AtomicU64,
+    /// Largest `used` seen.
+    pub peak: AtomicU64,
+    /// Set when the verdict is known (a part is invalid): the others stop.
+    pub stop: AtomicBool,
+}
+
+impl Budget {
+    /// A budget with these limits and a pool of its own.
+    pub fn new(deadline: Option<Instant>, memory_bytes: Option<u64>) -> Budget {
+        Budget {
+            deadline,
+            memory_bytes,
+            pool: Arc::default(),
+        }
+    }
+
+    /// No limits.
+    pub fn unlimited() -> Budget {
+        Budget::default()
+    }
+
+    /// Tells every search under this budget to stop.
+    pub fn stop(&self) {
+        self.pool.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Was [`Budget::stop`] called?
+    pub fn stopped(&self) -> bool {
+        self.pool.stop.load(Ordering::Relaxed)
+    }
+
+    /// The time left is gone?
+    pub fn expired(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+}
+
+/// Why a search gave up without an answer.
+pub const STOPPED: &str = "not searched to the end: the history was already known invalid";
 
 /// The result of searching one part of a history.
 #[derive(Debug, Clone)]
@@ -169,11 +224,11 @@ trait OpSet: Clone + Eq + std::hash::Hash {
     fn empty(n: usize) -> Self;
     /// Adds or removes op `i` (it is a toggle).
     fn toggle(&mut self, i: usize);
-    /// Approximate bytes of one memo key.
+    /// Bytes one memo key owns on the heap.
     fn bytes(&self) -> u64;
 }
 
-/// Exact: a bitset (Lowe's and Porcupine's representation).
+/// Exact: a bitset (Lowe's and Porcupine's representation), for parts of more than 128 ops.
 impl OpSet for Box<[u64]> {
     fn empty(n: usize) -> Self {
         vec![0u64; n.div_ceil(64).max(1)].into()
@@ -182,7 +237,24 @@ impl OpSet for Box<[u64]> {
         self[i / 64] ^= 1 << (i % 64);
     }
     fn bytes(&self) -> u64 {
-        self.len() as u64 * 8 + 16
+        self.len() as u64 * 8
+    }
+}
+
+/// Exact and allocation-free: a 128-bit bitset, for parts of at most 128 ops.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Bits128(u128);
+
+impl OpSet for Bits128 {
+    fn empty(n: usize) -> Self {
+        debug_assert!(n <= 128);
+        Bits128(0)
+    }
+    fn toggle(&mut self, i: usize) {
+        self.0 ^= 1 << i;
+    }
+    fn bytes(&self) -> u64 {
+        0
     }
 }
 
@@ -198,7 +270,7 @@ impl OpSet for Fingerprint {
         self.0 ^= zobrist(i);
     }
     fn bytes(&self) -> u64 {
-        16
+        0
     }
 }
 
@@ -223,10 +295,13 @@ struct Frame<S> {
     at: usize,
     /// The state before it.
     before: S,
-    /// A legal state-preserving op: placing it loses nothing, so it has no alternatives.
+    /// A legal read-only op: placing it first loses no linearization, so it has no
+    /// alternatives (docs/decisions.md).
     forced: bool,
     /// The op whose return bounds this configuration (for explanations).
     blocking: usize,
+    /// Bytes this frame holds (for the memory budget).
+    bytes: u64,
 }
 
 /// Searches for a linearisation of `ops` (no `fail` ops: the caller drops them).
@@ -235,17 +310,57 @@ struct Frame<S> {
 /// (Wing & Gong's minimal ops). They are tried in the order of their returns, earliest first:
 /// the op that must be placed soonest goes first, which is Lowe's just-in-time linearisation
 /// as a choice order (a correct system's ops mostly take effect in that order, so the first
-/// path usually succeeds). A legal op that leaves the state unchanged (a read) is placed with
-/// no alternatives: moving it to the front of any linearisation of the rest keeps it one.
+/// path usually succeeds). A legal op the model declares read-only ([`Model::read_only`]: it
+/// leaves every state unchanged) is placed with no alternatives: moving it to the front of any
+/// linearisation of the rest keeps it one. An op that merely leaves *this* state unchanged (a
+/// write of the value the register holds) is not: placed now, it could not be placed after a
+/// concurrent write, where the rest of the history may need it.
 ///
-/// The memo names sets of linearised ops by a 128-bit Zobrist fingerprint (no allocation per
-/// step). A fingerprint collision could only prune a configuration wrongly, i.e. turn a valid
-/// verdict into an invalid one, never the reverse; so an `Invalid` result is re-checked with
-/// exact bitsets (Lowe's representation) before it is returned.
-pub fn search<M: Model>(model: &M, init: M::State, ops: &[&Op], budget: Budget) -> SearchResult {
+/// The memo names sets of linearised ops exactly (a 128-bit bitset) for parts of up to 128
+/// ops. Larger parts use a 128-bit Zobrist fingerprint (no allocation per step): a collision
+/// could only prune a configuration wrongly, i.e. turn a valid verdict into an invalid one,
+/// never the reverse; so an `Invalid` result there is re-checked with exact bitsets (Lowe's
+/// representation) before it is returned.
+pub fn search<M: Model>(model: &M, init: M::State, ops: &[&Op], budget: &Budget) -> SearchResult {
+    if ops.len() <= 128 {
+        return search_with::<M, Bits128>(model, init, ops, budget);
+    }
     match search_with::<M, Fingerprint>(model, init.clone(), ops, budget) {
         SearchResult::Invalid(_) => search_with::<M, Box<[u64]>>(model, init, ops, budget),
         other => other,
+    }
+}
+
+/// What one search holds, reported to the budget's pool in steps.
+struct Held<'a> {
+    pool: &'a Pool,
+    reported: u64,
+}
+
+impl Held<'_> {
+    /// Reports `now` bytes held; returns what the pool holds in all.
+    fn report(&mut self, now: u64) -> u64 {
+        let total = if now >= self.reported {
+            self.pool
+                .used
+                .fetch_add(now - self.reported, Ordering::Relaxed)
+                + now
+                - self.reported
+        } else {
+            self.pool
+                .used
+                .fetch_sub(self.reported - now, Ordering::Relaxed)
+                - (self.reported - now)
+        };
+        self.reported = now;
+        self.pool.peak.fetch_max(total, Ordering::Relaxed);
+        total
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.pool.used.fetch_sub(self.reported, Ordering::Relaxed);
     }
 }
 
@@ -253,7 +368,7 @@ fn search_with<M: Model, K: OpSet>(
     model: &M,
     init: M::State,
     ops: &[&Op],
-    budget: Budget,
+    budget: &Budget,
 ) -> SearchResult {
     debug_assert!(ops.iter().all(|o| o.outcome != Outcome::Fail));
     let mut list = List::new(ops);
@@ -264,65 +379,74 @@ fn search_with<M: Model, K: OpSet>(
     let mut steps = 0u64;
     let mut best = Stuck::default();
     let mut best_depth = 0usize;
-    let state_bytes = std::mem::size_of::<M::State>() as u64 + 48;
-    let mut frame_cands: Vec<(usize, M::State)> = Vec::new();
+    // A memo entry: the table's slot (key, state, one control byte), what the key and the
+    // state own on the heap, counted as they are inserted.
+    let slot_bytes = std::mem::size_of::<(K, M::State)>() as u64 + 1;
+    let cand_bytes = std::mem::size_of::<(usize, M::State)>() as u64;
+    let mut memo_heap = 0u64;
     let mut frame_bytes = 0u64;
+    let mut held = Held {
+        pool: &budget.pool,
+        reported: 0,
+    };
+    let mut raw: Vec<usize> = Vec::new();
     loop {
         steps += 1;
         if steps.is_multiple_of(BUDGET_CHECK_STEPS) {
-            let bytes = memo.len() as u64 * (linearized.bytes() + state_bytes) + frame_bytes;
-            if let Some(reason) = spent(&budget, bytes) {
+            let table = memo.capacity() as u64 * slot_bytes * 8 / 7;
+            let total = held.report(table + memo_heap + frame_bytes);
+            if let Some(reason) = spent(budget, total) {
                 return SearchResult::Unknown(reason);
             }
         }
         // The candidates here: calls before the first return still in the list.
-        frame_cands.clear();
         let mut entry = list.nodes[0].next;
-        let mut raw: Vec<usize> = Vec::new();
+        raw.clear();
         while entry != NONE && list.nodes[entry].is_call {
             raw.push(entry);
             entry = list.nodes[entry].next;
         }
-        let blocking = if entry == NONE {
+        if entry == NONE || ops[list.nodes[entry].op].ret.is_none() {
+            // Every ok op is placed; the info ops left may never have happened.
             return SearchResult::Valid;
-        } else if ops[list.nodes[entry].op].ret.is_none() {
-            // Only info ops remain: they may never have happened.
-            return SearchResult::Valid;
-        } else {
-            list.nodes[entry].op
-        };
+        }
+        let blocking = list.nodes[entry].op;
         raw.sort_unstable_by_key(|&c| list.nodes[c].partner);
-        let mut forced = None;
+        let mut cands: Vec<(usize, M::State)> = Vec::new();
+        let mut forced = false;
         for &c in &raw {
-            let op = list.nodes[c].op;
-            if let Some(next) = model.step(&state, ops[op]) {
-                if next == state {
-                    forced = Some((c, next));
+            let op = ops[list.nodes[c].op];
+            if let Some(next) = model.step(&state, op) {
+                if model.read_only(op) {
+                    cands.clear();
+                    cands.push((c, next));
+                    forced = true;
                     break;
                 }
-                frame_cands.push((c, next));
+                cands.push((c, next));
             }
         }
-        let (cands, is_forced) = match forced {
-            Some(f) => (vec![f], true),
-            None => (std::mem::take(&mut frame_cands), false),
-        };
+        let bytes = (cands.capacity() as u64 + 1) * cand_bytes
+            + cands.iter().map(|(_, s)| model.heap_bytes(s)).sum::<u64>();
         let mut frame = Frame {
             cands,
             at: 0,
             before: state.clone(),
-            forced: is_forced,
+            forced,
             blocking,
+            bytes,
         };
         // Place the first candidate whose configuration is new; else backtrack.
         loop {
             if let Some(placed) = place(&mut frame, &linearized, &list, &mut memo) {
+                if !frame.forced {
+                    memo_heap += linearized.bytes() + model.heap_bytes(&frame.cands[placed].1);
+                }
                 let call = frame.cands[placed].0;
-                let op = list.nodes[call].op;
-                linearized.toggle(op);
+                linearized.toggle(list.nodes[call].op);
                 state = frame.cands[placed].1.clone();
                 list.lift(call);
-                frame_bytes += (frame.cands.len() as u64 + 1) * state_bytes;
+                frame_bytes += frame.bytes;
                 stack.push(frame);
                 break;
             }
@@ -347,12 +471,10 @@ fn search_with<M: Model, K: OpSet>(
                     return SearchResult::Invalid(best);
                 };
                 let call = prev.cands[prev.at].0;
-                let op = list.nodes[call].op;
-                linearized.toggle(op);
+                linearized.toggle(list.nodes[call].op);
                 list.unlift(call);
                 state = prev.before.clone();
-                frame_bytes =
-                    frame_bytes.saturating_sub((prev.cands.len() as u64 + 1) * state_bytes);
+                frame_bytes = frame_bytes.saturating_sub(prev.bytes);
                 if !prev.forced {
                     frame = prev;
                     frame.at += 1;
@@ -390,16 +512,17 @@ fn place<S: Clone + Eq + std::hash::Hash, K: OpSet>(
     None
 }
 
-fn spent(budget: &Budget, memo_bytes: u64) -> Option<String> {
-    if let Some(deadline) = budget.deadline {
-        if Instant::now() >= deadline {
-            return Some("time limit reached".to_string());
-        }
+fn spent(budget: &Budget, held_bytes: u64) -> Option<String> {
+    if budget.stopped() {
+        return Some(STOPPED.to_string());
+    }
+    if budget.expired() {
+        return Some("time limit reached".to_string());
     }
     match budget.memory_bytes {
-        Some(limit) if memo_bytes > limit => Some(format!(
-            "memory limit reached (search memo ~{} MiB)",
-            memo_bytes >> 20
+        Some(limit) if held_bytes > limit => Some(format!(
+            "memory limit reached (the searches held ~{} MiB of memo tables, states and stacks)",
+            held_bytes >> 20
         )),
         _ => None,
     }

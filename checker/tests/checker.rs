@@ -377,9 +377,9 @@ proptest! {
         prop_assert!(fast.is_some(), "read/write with distinct values must take the fast path");
         let opts = Options { explain: false, ..Options::default() };
         let r = check(&h, &opts);
-        let budget = checker::wgl::Budget { deadline: None, memory_bytes: None };
+        let budget = checker::wgl::Budget::unlimited();
         let model = checker::models::cas_register::CasRegister;
-        let wgl_valid = matches!(checker::wgl::search(&model, Value::Null, &live, budget), checker::wgl::SearchResult::Valid);
+        let wgl_valid = matches!(checker::wgl::search(&model, Value::Null, &live, &budget), checker::wgl::SearchResult::Valid);
         prop_assert_eq!(fast.unwrap(), wgl_valid, "fast path vs WGL on {:?}", h.ops);
         prop_assert_eq!(r.verdict == Verdict::Valid, wgl_valid);
     }
@@ -407,7 +407,10 @@ fn names_the_anomaly_of_a_read_and_only_when_real_time_proves_it() {
 {"type":"invoke","process":2,"f":"read","key":"k","value":null}
 {"type":"ok","process":2,"f":"read","key":"k","value":1}"#;
     let a = anomaly(stale).expect("named");
-    assert!(a.starts_with("a stale read: 1 (written by write 1"), "{a}");
+    assert!(
+        a.starts_with("a stale read: 1 (written by write 1 at line 1"),
+        "{a}"
+    );
     assert!(a.contains("overwritten by write 2"), "{a}");
     // The initial value read after a completed write: stale too.
     let absent = r#"{"type":"invoke","process":0,"f":"write","key":"k","value":1}

@@ -5,14 +5,20 @@
 //! The state is a string that grows with every append, and the search hashes and compares
 //! states at every step. So the state carries two independent 64-bit polynomial hashes of its
 //! text, updated in O(length of the appended piece); hashing and equality use (length, both
-//! hashes) and never touch the text, which is kept (shared) only for explanations. A false
-//! match needs a simultaneous collision of both hashes at equal length (probability about
-//! 2^-128 per comparison).
+//! hashes) and never touch the text. A false match needs a simultaneous collision of both
+//! hashes at equal length (probability about 2^-128 per comparison).
+//!
+//! The text itself is kept, for explanations, as a persistent list of pieces: an append makes
+//! one piece that points to the text before it, so a state owns only its last piece and the
+//! memo does not hold a copy of the whole string per entry (which made memory grow with the
+//! square of the history and escape `--memory-limit`).
 
 use crate::model::Model;
 use histories::{Op, Outcome, Value, F};
+use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// The 6.824 kv model, for one key.
 pub struct AppendKv;
@@ -20,46 +26,96 @@ pub struct AppendKv;
 const B1: u64 = 0x0000_0100_0000_01b3;
 const B2: u64 = 0x9e37_79b9_7f4a_7c15;
 
+/// Longest text shown in an explanation.
+const DESCRIBE_BYTES_MAX: usize = 200;
+
+/// One piece of a text and the text before it.
+#[derive(Debug)]
+struct Piece {
+    text: Box<str>,
+    before: Option<Arc<Piece>>,
+}
+
+impl Drop for Piece {
+    /// Drops a long chain iteratively (the default drop would recurse once per piece).
+    fn drop(&mut self) {
+        let mut next = self.before.take();
+        while let Some(piece) = next {
+            next = match Arc::into_inner(piece) {
+                Some(mut owned) => owned.before.take(),
+                None => None,
+            };
+        }
+    }
+}
+
 /// A string with its length and two rolling hashes.
 #[derive(Clone, Debug)]
 pub struct Text {
     len: u64,
     h1: u64,
     h2: u64,
-    text: Arc<str>,
+    last: Option<Arc<Piece>>,
+}
+
+/// The hashes of `s` continued from `(h1, h2)`.
+fn roll(mut h1: u64, mut h2: u64, s: &str) -> (u64, u64) {
+    for b in s.bytes() {
+        h1 = h1.wrapping_mul(B1).wrapping_add(b as u64 + 1);
+        h2 = h2.wrapping_mul(B2).wrapping_add(b as u64 + 1);
+    }
+    (h1, h2)
 }
 
 impl Text {
     fn new(s: &str) -> Text {
+        let (h1, h2) = roll(0, 0, s);
         Text {
-            len: 0,
-            h1: 0,
-            h2: 0,
-            text: Arc::from(""),
+            len: s.len() as u64,
+            h1,
+            h2,
+            last: (!s.is_empty()).then(|| {
+                Arc::new(Piece {
+                    text: s.into(),
+                    before: None,
+                })
+            }),
         }
-        .append(s)
     }
 
     fn append(&self, s: &str) -> Text {
-        let (mut h1, mut h2) = (self.h1, self.h2);
-        for b in s.bytes() {
-            h1 = h1.wrapping_mul(B1).wrapping_add(b as u64 + 1);
-            h2 = h2.wrapping_mul(B2).wrapping_add(b as u64 + 1);
+        if s.is_empty() {
+            return self.clone();
         }
-        let mut text = String::with_capacity(self.text.len() + s.len());
-        text.push_str(&self.text);
-        text.push_str(s);
+        let (h1, h2) = roll(self.h1, self.h2, s);
         Text {
             len: self.len + s.len() as u64,
             h1,
             h2,
-            text: Arc::from(text),
+            last: Some(Arc::new(Piece {
+                text: s.into(),
+                before: self.last.clone(),
+            })),
         }
     }
 
     fn same(&self, s: &str) -> bool {
-        let other = Text::new(s);
-        (self.len, self.h1, self.h2) == (other.len, other.h1, other.h2)
+        if self.len != s.len() as u64 {
+            return false;
+        }
+        (self.h1, self.h2) == roll(0, 0, s)
+    }
+
+    /// The whole text.
+    fn text(&self) -> String {
+        let mut pieces = Vec::new();
+        let mut at = self.last.as_deref();
+        while let Some(p) = at {
+            pieces.push(&*p.text);
+            at = p.before.as_deref();
+        }
+        pieces.reverse();
+        pieces.concat()
     }
 }
 
@@ -85,6 +141,15 @@ fn text(v: &Value) -> String {
     }
 }
 
+/// Bytes to report an observation in: the text an ok get returned.
+fn observed(op: &Op) -> Option<String> {
+    match (op.f, &op.outcome) {
+        (F::Get | F::Read, Outcome::Ok(Value::Unknown)) => None,
+        (F::Get | F::Read, Outcome::Ok(v)) => Some(text(v)),
+        _ => None,
+    }
+}
+
 impl Model for AppendKv {
     type State = Text;
 
@@ -105,8 +170,69 @@ impl Model for AppendKv {
         }
     }
 
+    /// Gets, and appends of the empty string.
+    fn read_only(&self, op: &Op) -> bool {
+        match op.f {
+            F::Get | F::Read => true,
+            F::Append => text(&op.input).is_empty(),
+            _ => false,
+        }
+    }
+
     fn describe(&self, state: &Text) -> String {
-        format!("{:?}", &*state.text)
+        let text = state.text();
+        if text.len() <= DESCRIBE_BYTES_MAX {
+            return format!("{text:?}");
+        }
+        let mut end = DESCRIBE_BYTES_MAX;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{:?}... ({} bytes)", &text[..end], text.len())
+    }
+
+    /// Its last piece (the pieces before it are shared with the state it came from).
+    fn heap_bytes(&self, state: &Text) -> u64 {
+        state.last.as_ref().map_or(0, |p| {
+            (std::mem::size_of::<Piece>() + 2 * std::mem::size_of::<usize>() + p.text.len()) as u64
+        })
+    }
+
+    /// Drops unobserved `info` puts and appends.
+    ///
+    /// An `info` put or append of a non-empty string `s` that is contained in no text an ok
+    /// get returned was never observed: in a linearization that includes it, every get after it
+    /// and before the next put returns a text that contains `s` (appends only extend), so there
+    /// is none, and nothing else depends on the state; the same order without it is also a
+    /// linearization. The empty string is always kept. Stops at `deadline`, keeping the rest.
+    fn prune<'a>(&self, ops: Vec<&'a Op>, deadline: Option<Instant>) -> Vec<&'a Op> {
+        let reads: HashSet<String> = ops.iter().filter_map(|o| observed(o)).collect();
+        let mut reads: Vec<&str> = reads.iter().map(String::as_str).collect();
+        reads.sort_unstable_by_key(|r| std::cmp::Reverse(r.len()));
+        let mut out = Vec::with_capacity(ops.len());
+        let mut expired = false;
+        for (i, o) in ops.into_iter().enumerate() {
+            let mutates = matches!(o.f, F::Put | F::Append | F::Write);
+            if expired || o.outcome != Outcome::Info || !mutates {
+                out.push(o);
+                continue;
+            }
+            if i % 64 == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
+                expired = true;
+                out.push(o);
+                continue;
+            }
+            let s = text(&o.input);
+            let finder = memchr::memmem::Finder::new(s.as_bytes());
+            if s.is_empty() || reads.iter().any(|r| finder.find(r.as_bytes()).is_some()) {
+                out.push(o);
+            }
+        }
+        out
+    }
+
+    fn subject(&self) -> &'static str {
+        "the value"
     }
 }
 
@@ -120,6 +246,17 @@ mod tests {
         assert!(a.same("abcd") && !a.same("abdc") && !a.same("abc"));
         assert_eq!(a, Text::new("abcd"));
         assert_ne!(a, Text::new("abce"));
-        assert_eq!(&*a.text, "abcd");
+        assert_eq!(a.text(), "abcd");
+        assert_eq!(Text::new("").append("").text(), "");
+    }
+
+    #[test]
+    fn a_long_chain_drops_without_recursion() {
+        let mut t = Text::new("");
+        for _ in 0..1_000_000 {
+            t = t.append("x");
+        }
+        assert_eq!(t.len, 1_000_000);
+        drop(t);
     }
 }

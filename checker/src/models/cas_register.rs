@@ -2,9 +2,11 @@
 //!
 //! A cas succeeds only when the state equals `from`. Failed cas ops never reach the model: a
 //! `fail` op did not take effect and constrains nothing (Jepsen's semantics), so the checker
-//! drops them before the search. Reads and writes are the [`super::register`]'s.
+//! drops them before the search. Reads and writes are the [`super::register`]'s, and so are
+//! the rules beyond `step`. A cas whose `from` equals its `to` is read-only: legal only in the
+//! state it leaves.
 
-use super::register::Register;
+use super::register::{register_rules, Register};
 use crate::model::Model;
 use histories::{Op, Value, F};
 
@@ -14,10 +16,6 @@ pub struct CasRegister;
 impl Model for CasRegister {
     type State = Value;
 
-    fn init(&self, initial: &Value) -> Value {
-        Register.init(initial)
-    }
-
     fn step(&self, state: &Value, op: &Op) -> Option<Value> {
         match (op.f, op.input.as_list()) {
             (F::Cas, Some([from, to])) => (from == state).then(|| to.clone()),
@@ -26,7 +24,5 @@ impl Model for CasRegister {
         }
     }
 
-    fn describe(&self, state: &Value) -> String {
-        Register.describe(state)
-    }
+    register_rules!();
 }

@@ -6,6 +6,7 @@
 //! parallel, each against this model, whose state is that key's value.
 
 use super::cas_register::CasRegister;
+use super::register::register_rules;
 use crate::model::Model;
 use histories::{Op, Value};
 
@@ -15,15 +16,9 @@ pub struct Kv;
 impl Model for Kv {
     type State = Value;
 
-    fn init(&self, initial: &Value) -> Value {
-        CasRegister.init(initial)
-    }
-
     fn step(&self, state: &Value, op: &Op) -> Option<Value> {
         CasRegister.step(state, op)
     }
 
-    fn describe(&self, state: &Value) -> String {
-        CasRegister.describe(state)
-    }
+    register_rules!();
 }

@@ -3,6 +3,7 @@
 //! a missing register reads as null.
 
 use crate::model::Model;
+use crate::models::value_heap_bytes;
 use histories::{Op, Outcome, Value};
 use std::collections::BTreeMap;
 
@@ -44,6 +45,35 @@ impl Model for MultiRegister {
             }
         }
         Some(next)
+    }
+
+    /// A txn whose micro-ops are all reads.
+    fn read_only(&self, op: &Op) -> bool {
+        let micro = match &op.outcome {
+            Outcome::Ok(v) if v.as_list().is_some() => v,
+            _ => &op.input,
+        };
+        let micro = micro.as_list().unwrap_or_default();
+        micro.iter().all(
+            |m| matches!(m.as_list(), Some([f, _, _]) if matches!(f.as_str(), Some("read" | "r"))),
+        )
+    }
+
+    fn per_key(&self) -> bool {
+        false
+    }
+
+    fn subject(&self) -> &'static str {
+        "the registers"
+    }
+
+    fn heap_bytes(&self, state: &Self::State) -> u64 {
+        // A BTreeMap node holds up to 11 entries; count a node's share per entry.
+        let entry = 2 * std::mem::size_of::<Value>() as u64 + 8;
+        state
+            .iter()
+            .map(|(k, v)| entry + value_heap_bytes(k) + value_heap_bytes(v))
+            .sum()
     }
 
     fn describe(&self, state: &Self::State) -> String {

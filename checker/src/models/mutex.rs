@@ -21,7 +21,23 @@ impl Model for Mutex {
         }
     }
 
+    fn read_only(&self, _op: &Op) -> bool {
+        false
+    }
+
     fn describe(&self, held: &bool) -> String {
         if *held { "held" } else { "free" }.to_string()
+    }
+
+    fn per_key(&self) -> bool {
+        false
+    }
+
+    fn subject(&self) -> &'static str {
+        "the lock"
+    }
+
+    fn needless(&self, _gone: &Op, _kept: &[&Op]) -> bool {
+        true
     }
 }
