@@ -12,12 +12,20 @@
 //! **Semantics.** An `ok` read of `nil` means the client did not learn the value (Knossos
 //! treats it so): it becomes [`Value::Unknown`], which constrains nothing. Keywords become
 //! strings without the colon. Values are converted as Jepsen means them: `[1 4]` for a cas.
+//!
+//! **A torn last line.** In a file of one op map per line (Jepsen's `history.edn`, Porcupine's
+//! kv files), the last op map may be cut off by a crash. It is torn, recorded in
+//! [`Stats::torn_last_line`] and left out, when the input ends inside it (a map, vector or
+//! string still open), the map starts on the last line and the file does not end with a
+//! newline. An unclosed map that starts on an earlier line, a wrong character or an odd map
+//! on the last line, and a file that is one vector `[...]` cut off stay errors (the crate's
+//! docs, "Torn tails", say why).
 
 use crate::error::Error;
 use crate::event::{EventType, Process};
 use crate::op::Value;
 use crate::validate::{RawEvent, Validator};
-use crate::Stats;
+use crate::{Stats, TornLine};
 use std::io::{BufRead, Read};
 
 /// Deepest nesting accepted.
@@ -60,11 +68,32 @@ struct Parser<'a> {
     pos: usize,
     line: u64,
     source: &'a str,
+    /// The outermost collection of the form being read: its kind and start line.
+    outer: Option<(Open, u64)>,
+    /// The last error was the input ending inside a form (not a wrong character).
+    at_eof: bool,
 }
 
 impl<'a> Parser<'a> {
+    fn new(src: &'a [u8], line: u64, source: &'a str) -> Parser<'a> {
+        Parser {
+            src,
+            pos: 0,
+            line,
+            source,
+            outer: None,
+            at_eof: false,
+        }
+    }
+
     fn err(&self, msg: String) -> Error {
         Error::at(self.source, self.line, None, msg)
+    }
+
+    /// An error because the input ends inside a form.
+    fn eof_err(&mut self, msg: String) -> Error {
+        self.at_eof = true;
+        self.err(msg)
     }
 
     fn skip_ws(&mut self) -> Result<(), Error> {
@@ -91,13 +120,25 @@ impl<'a> Parser<'a> {
         let mut stack: Vec<(Open, Vec<Edn>, u64)> = Vec::new();
         let mut discards: Vec<usize> = Vec::new();
         let mut top_lines = Vec::new();
+        self.outer = None;
+        self.at_eof = false;
         loop {
             self.skip_ws()?;
             let Some(&c) = self.src.get(self.pos) else {
                 if let Some((_, _, line)) = stack.last() {
-                    return Err(self.err(format!(
-                        "unexpected end of input: a collection opened at line {line} is not closed"
-                    )));
+                    let line = *line;
+                    let msg = match stack.first() {
+                        Some((Open::Vec, _, outer)) if stack.len() > 1 => format!(
+                            "unexpected end of input: a collection opened at line {line} is not \
+                             closed, nor is the vector opened at line {outer} (a cut-off vector \
+                             is not recovered: only the last line of a file of one op per line \
+                             may be torn)"
+                        ),
+                        _ => format!(
+                            "unexpected end of input: a collection opened at line {line} is not closed"
+                        ),
+                    };
+                    return Err(self.eof_err(msg));
                 }
                 return Ok(None);
             };
@@ -113,6 +154,9 @@ impl<'a> Parser<'a> {
                     if stack.len() >= DEPTH_MAX {
                         return Err(self.err(format!("nesting deeper than {DEPTH_MAX}")));
                     }
+                    if stack.is_empty() {
+                        self.outer = Some((kind, start_line));
+                    }
                     stack.push((kind, Vec::new(), start_line));
                     continue;
                 }
@@ -120,6 +164,9 @@ impl<'a> Parser<'a> {
                     self.pos += 2;
                     if stack.len() >= DEPTH_MAX {
                         return Err(self.err(format!("nesting deeper than {DEPTH_MAX}")));
+                    }
+                    if stack.is_empty() {
+                        self.outer = Some((Open::Set, start_line));
                     }
                     stack.push((Open::Set, Vec::new(), start_line));
                     continue;
@@ -193,14 +240,14 @@ impl<'a> Parser<'a> {
         let mut out = Vec::new();
         loop {
             let Some(&c) = self.src.get(self.pos) else {
-                return Err(self.err(format!("unterminated string starting at line {start}")));
+                return Err(self.eof_err(format!("unterminated string starting at line {start}")));
             };
             self.pos += 1;
             match c {
                 b'"' => break,
                 b'\\' => {
                     let Some(&e) = self.src.get(self.pos) else {
-                        return Err(self.err("unterminated escape".into()));
+                        return Err(self.eof_err("unterminated escape".into()));
                     };
                     self.pos += 1;
                     out.push(match e {
@@ -263,14 +310,30 @@ pub fn read_edn<R: BufRead>(
         .take(EDN_BYTES_MAX)
         .read_to_end(&mut bytes)
         .map_err(|e| Error::at(source, 0, None, format!("cannot read: {e}")))?;
-    stats.lines = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
-    let mut p = Parser {
-        src: &bytes,
-        pos: 0,
-        line: 1,
-        source,
-    };
-    while let Some(form) = p.form()? {
+    let newlines = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+    let unterminated = !bytes.is_empty() && !bytes.ends_with(b"\n");
+    stats.lines = newlines + u64::from(unterminated);
+    let mut p = Parser::new(&bytes, 1, source);
+    loop {
+        let form = match p.form() {
+            Ok(Some(form)) => form,
+            Ok(None) => break,
+            Err(e) => {
+                // Torn: the input ended inside an op map that starts on the last line, which
+                // has no newline after it (so no newline follows the map's start).
+                let torn = p.at_eof
+                    && unterminated
+                    && matches!(p.outer, Some((Open::Map, line)) if line == p.line);
+                if !torn {
+                    return Err(e);
+                }
+                stats.torn_last_line = Some(TornLine {
+                    line: p.line,
+                    reason: e.message,
+                });
+                break;
+            }
+        };
         match form.value {
             Edn::Vec(items) => {
                 for (i, item) in items.into_iter().enumerate() {
@@ -482,12 +545,7 @@ fn parse_log_line(text: &str, line: u64, source: &str) -> Result<Option<Edn>, Er
         }
         None => text,
     };
-    let mut p = Parser {
-        src: body.as_bytes(),
-        pos: 0,
-        line,
-        source,
-    };
+    let mut p = Parser::new(body.as_bytes(), line, source);
     let mut forms = Vec::new();
     for _ in 0..4 {
         let Ok(Some(form)) = p.form() else {

@@ -1,16 +1,25 @@
-//! faultline's own format: JSON Lines, one event per line (DESIGN.md, "History format").
+//! faultline's own format: JSON Lines, one event per line (the README's "Checking a history
+//! offline" shows them).
 //!
 //! The reader streams: one reused line buffer, a limit on a line's length, never the whole file
 //! as one string. Each line is deserialized into a borrowing struct; the value is parsed
 //! straight into [`Value`] (no intermediate `serde_json::Value`), which keeps a million-op file
 //! well under a second to load. The writer appends and flushes every line, so a crash of the
 //! harness loses nothing it already recorded.
+//!
+//! **A torn last line.** A line that has no newline after it can only be the last one of the
+//! file; when it is not a complete JSON object because the input ends inside it (serde_json's
+//! end-of-input error: an object or string left open), it is what a killed writer leaves. It
+//! is recorded in [`Stats::torn_last_line`] and left out; the events before it are read as
+//! usual. Every other line that does not parse, the last one included when it ends with a
+//! newline or holds a wrong character, is an error naming its line (the crate's docs, "Torn
+//! tails", say why).
 
 use crate::error::Error;
 use crate::event::{Event, EventType, Process};
 use crate::op::{Op, Outcome, Value};
 use crate::validate::{RawEvent, Validator};
-use crate::Stats;
+use crate::{Stats, TornLine};
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
@@ -105,6 +114,8 @@ enum Parsed {
     Blank,
     Header(serde_json::Value),
     Event(RawEvent),
+    /// The last line, cut off mid-object: why it does not parse.
+    Torn(String),
 }
 
 /// A batch of lines read from the input: the bytes, where each line ends, its first line number.
@@ -147,9 +158,7 @@ pub fn read<R: BufRead>(
         let parser = scope.spawn(move || {
             use rayon::prelude::*;
             for batch in batch_rx {
-                let mut lines = free_parsed_rx
-                    .try_recv()
-                    .unwrap_or_else(|_| Vec::with_capacity(BATCH_LINES));
+                let mut lines = free_parsed_rx.try_recv().unwrap_or_default();
                 lines.clear();
                 let Batch {
                     buf,
@@ -167,22 +176,14 @@ pub fn read<R: BufRead>(
                 }
             }
         });
-        let checker = scope.spawn(move || -> Result<(Option<serde_json::Value>, u64), Error> {
-            let mut header = None;
-            let mut events = 0u64;
+        let checker = scope.spawn(move || -> Result<Validated, Error> {
+            let mut done = Validated::default();
             for mut batch in parsed_rx {
                 let first_line = batch.first_line;
-                validate_batch(
-                    &mut batch.lines,
-                    first_line,
-                    source,
-                    validator,
-                    &mut header,
-                    &mut events,
-                )?;
+                validate_batch(&mut batch.lines, first_line, source, validator, &mut done)?;
                 let _ = free_parsed_tx.try_send(batch.lines);
             }
-            Ok((header, events))
+            Ok(done)
         });
         let read_result = read_batches(&mut reader, source, stats, &batch_tx, &free_rx);
         drop(batch_tx);
@@ -204,13 +205,22 @@ pub fn read<R: BufRead>(
                 "the validator thread panicked".into(),
             )),
             Ok(Err(e)) => Err(e),
-            Ok(Ok((header, events))) => {
+            Ok(Ok(done)) => {
                 read_result?;
-                stats.events += events;
-                Ok(header)
+                stats.events += done.events;
+                stats.torn_last_line = done.torn;
+                Ok(done.header)
             }
         }
     })
+}
+
+/// What validating the batches found besides the events given to the validator.
+#[derive(Default)]
+struct Validated {
+    header: Option<serde_json::Value>,
+    events: u64,
+    torn: Option<TornLine>,
 }
 
 /// Feeds one parsed batch to the validator in file order.
@@ -219,22 +229,23 @@ fn validate_batch(
     first_line: u64,
     source: &str,
     validator: &mut Validator,
-    header: &mut Option<serde_json::Value>,
-    events: &mut u64,
+    done: &mut Validated,
 ) -> Result<(), Error> {
     for (k, p) in lines.drain(..).enumerate() {
+        let line = first_line + k as u64;
         match p? {
             Parsed::Blank => {}
-            Parsed::Header(h) if *events == 0 && header.is_none() => *header = Some(h),
+            Parsed::Header(h) if done.events == 0 && done.header.is_none() => done.header = Some(h),
             Parsed::Header(_) => {
                 let msg = "a header line is only allowed before the first event";
-                let line = first_line + k as u64;
                 return Err(Error::at(source, line, Some("faultline"), msg.into()));
             }
             Parsed::Event(ev) => {
-                *events += 1;
+                done.events += 1;
                 validator.push(ev)?;
             }
+            // Only the last line of the input can lack its newline, so nothing follows.
+            Parsed::Torn(reason) => done.torn = Some(TornLine { line, reason }),
         }
     }
     Ok(())
@@ -248,14 +259,13 @@ fn read_in_pool<R: BufRead>(
     stats: &mut Stats,
 ) -> Result<Option<serde_json::Value>, Error> {
     use rayon::prelude::*;
-    let mut header = None;
-    let mut events = 0u64;
+    let mut done = Validated::default();
     let mut batch = Batch {
         buf: Vec::new(),
-        ends: Vec::with_capacity(BATCH_LINES),
+        ends: Vec::new(),
         first_line: 0,
     };
-    let mut lines = Vec::with_capacity(BATCH_LINES);
+    let mut lines = Vec::new();
     let mut line_no = 0u64;
     loop {
         fill_batch(&mut reader, source, stats, &mut batch, &mut line_no)?;
@@ -272,17 +282,11 @@ fn read_in_pool<R: BufRead>(
             let from = if k == 0 { 0 } else { ends[k - 1] };
             parse_line(&buf[from..ends[k]], first_line + k as u64, source)
         }));
-        validate_batch(
-            &mut lines,
-            *first_line,
-            source,
-            validator,
-            &mut header,
-            &mut events,
-        )?;
+        validate_batch(&mut lines, *first_line, source, validator, &mut done)?;
     }
-    stats.events += events;
-    Ok(header)
+    stats.events += done.events;
+    stats.torn_last_line = done.torn;
+    Ok(done.header)
 }
 
 /// Reads up to [`BATCH_LINES`] lines into `batch` (emptied first).
@@ -329,7 +333,7 @@ fn read_batches<R: BufRead>(
     loop {
         let mut batch = free.try_recv().unwrap_or_else(|_| Batch {
             buf: Vec::new(),
-            ends: Vec::with_capacity(BATCH_LINES),
+            ends: Vec::new(),
             first_line: 0,
         });
         fill_batch(reader, source, stats, &mut batch, &mut line_no)?;
@@ -348,7 +352,13 @@ fn parse_line(bytes: &[u8], line_no: u64, source: &str) -> Result<Parsed, Error>
         let msg = "bad JSON: expected an object like {\"type\":\"invoke\",...}".to_string();
         return Err(Error::at(source, line_no, None, msg));
     }
-    let line: Line = serde_json::from_slice(text).map_err(|e| {
+    let parsed: Result<Line, _> = serde_json::from_slice(text);
+    if let Err(e) = &parsed {
+        if e.is_eof() && bytes.last() != Some(&b'\n') {
+            return Ok(Parsed::Torn(e.to_string()));
+        }
+    }
+    let line: Line = parsed.map_err(|e| {
         if e.is_data() {
             if let Some((field, msg)) = diagnose(text) {
                 return Error::at(source, line_no, Some(field), msg);

@@ -2,8 +2,30 @@
 //!
 //! A *history* is what a test records: one event per line, an `invoke` followed by exactly one
 //! completion (`ok`, `fail` or `info`) per client process, plus nemesis events. This crate owns
-//! its file format (JSONL, see `../shared/DESIGN.md`), the validation that pairs events into
+//! its file format (JSONL, see the `jsonl` module), the validation that pairs events into
 //! [`Op`]s, and importers for histories recorded by Jepsen, Knossos and Porcupine.
+//!
+//! **Torn tails.** A recorder that is killed, or a Jepsen run that crashes, leaves its last
+//! line cut off mid-operation. The line-per-operation formats (JSONL, and EDN or Porcupine
+//! files with one op map per line) then load: the complete operations before the cut are
+//! kept, and the cut line is reported in [`Stats::torn_last_line`], not as an error. A line is
+//! torn when all of these hold:
+//!
+//! * it is the last line of the file, and the file does **not** end with a newline. A writer
+//!   writes a line's newline last, so a line followed by one was written whole: if it does not
+//!   parse, something else is wrong with it, and that stays an error;
+//! * it does not parse because **the input ends inside it** (an object, map, vector or string
+//!   still open), never because of a wrong character: a cut only removes the end of a line, so
+//!   what remains is always a beginning of a valid line that stops early. `{"type":"inv` is
+//!   torn; `{"type":"invoke","value":nul}` is bad JSON wherever it is;
+//! * in EDN, the cut form is an op map that starts on that last line. An EDN file that is one
+//!   big vector `[...]` cut off is an error: its ops are not one per line, the cut may lie
+//!   anywhere in the document, and a reader that accepted an unclosed vector would accept a
+//!   file cut anywhere.
+//!
+//! The same cut line in the middle of a file (more lines follow it) is an error naming its
+//! line, as is every other line that does not parse. Jepsen log lines that are not ops are
+//! skipped and counted anyway ([`Stats::skipped_lines`]), torn or not.
 //!
 //! The checker consumes [`History`]; it never sees files. `parse(path)` opens, `parse_reader`
 //! holds the logic (ripgrep's habit), so tests need no files.
@@ -115,6 +137,18 @@ pub struct Stats {
     pub skipped_lines: u64,
     /// Invokes never completed, treated as `info`.
     pub open_at_end: u64,
+    /// The last line, when it was cut off (see the crate's docs, "Torn tails"): it was left out
+    /// and the operations before it were read.
+    pub torn_last_line: Option<TornLine>,
+}
+
+/// A last line cut off mid-operation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TornLine {
+    /// Its 1-based line number.
+    pub line: u64,
+    /// Why it does not parse (`EOF while parsing a string at line 1 column 37`).
+    pub reason: String,
 }
 
 /// A loaded history with what was learned while reading it.
@@ -210,7 +244,7 @@ pub fn detect(head: &[u8]) -> Format {
         } else {
             Format::Edn
         }
-    } else if text.contains(":invoke") || text.contains("jepsen.util") {
+    } else if text.contains(":invoke") || text.contains("jepsen.") {
         Format::JepsenLog
     } else {
         Format::Jsonl

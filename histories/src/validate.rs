@@ -1,5 +1,5 @@
 //! Validation: pairs a stream of events into [`Op`]s, rejecting histories that break the rules
-//! of DESIGN.md (one completion per invoke, by the same process, for the same `f` and key; a
+//! of the history format (one completion per invoke, by the same process, for the same `f` and key; a
 //! process whose op ended `info` never invokes again).
 //!
 //! Every importer feeds the same [`Validator`], so the rules and their messages are the same
@@ -38,6 +38,10 @@ pub struct RawEvent {
 
 /// Processes below this are tracked in a vector, the others in a map.
 const DENSE_PROCESSES: u64 = 1 << 16;
+/// How far beyond the number of operations so far a process may be and still get a slot in the
+/// vector (clients are numbered from 0; Jepsen renumbers a crashed one by adding the
+/// concurrency).
+const DENSE_SLACK: usize = 1024;
 
 struct Open {
     op: usize,
@@ -82,35 +86,49 @@ impl Validator {
     }
 
     fn open_get(&self, process: u64) -> Option<&Open> {
-        if process < DENSE_PROCESSES {
-            self.open_dense
-                .get(process as usize)
-                .and_then(Option::as_ref)
-        } else {
-            self.open.get(&process)
+        let dense = usize::try_from(process)
+            .ok()
+            .and_then(|i| self.open_dense.get(i))
+            .and_then(Option::as_ref);
+        match dense {
+            Some(open) => Some(open),
+            None if self.open.is_empty() => None,
+            None => self.open.get(&process),
         }
     }
 
+    /// Puts `open` in the vector when `process` is below [`DENSE_PROCESSES`] and not far beyond
+    /// the operations seen so far (so that one event of process 65535 does not allocate a
+    /// vector of 65536 slots), else in the map. The vector only grows, so a process may sit in
+    /// the map and later fall within the vector's range: lookups try both.
     fn open_insert(&mut self, process: u64, open: Open) {
         self.open_count += 1;
-        if process < DENSE_PROCESSES {
-            let i = process as usize;
-            if self.open_dense.len() <= i {
-                self.open_dense.resize_with(i + 1, || None);
+        let dense_slot = usize::try_from(process).ok().filter(|&i| {
+            i < self.open_dense.len()
+                || (process < DENSE_PROCESSES && i <= self.ops.len() + DENSE_SLACK)
+        });
+        match dense_slot {
+            Some(i) => {
+                if self.open_dense.len() <= i {
+                    self.open_dense.resize_with(i + 1, || None);
+                }
+                self.open_dense[i] = Some(open);
             }
-            self.open_dense[i] = Some(open);
-        } else {
-            self.open.insert(process, open);
+            None => {
+                self.open.insert(process, open);
+            }
         }
     }
 
     fn open_remove(&mut self, process: u64) -> Option<Open> {
-        let removed = if process < DENSE_PROCESSES {
-            self.open_dense
-                .get_mut(process as usize)
-                .and_then(Option::take)
-        } else {
-            self.open.remove(&process)
+        let dense = usize::try_from(process)
+            .ok()
+            .and_then(|i| self.open_dense.get_mut(i))
+            .and_then(Option::take);
+        let removed = match dense {
+            Some(open) => Some(open),
+            None if self.open.is_empty() => None,
+            None => self.open.remove(&process),
         };
         if removed.is_some() {
             self.open_count -= 1;

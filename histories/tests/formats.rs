@@ -112,7 +112,7 @@ fn bad_files_name_file_line_and_field() {
         e.to_string().contains("garbled-bad-json.jsonl:3: bad JSON"),
         "{e}"
     );
-    let e = load(&fixture("garbled-truncated.jsonl"), Format::Auto).unwrap_err();
+    let e = load(&fixture("garbled-truncated-middle.jsonl"), Format::Auto).unwrap_err();
     assert!(e.to_string().contains(":3: truncated JSON"), "{e}");
     let e = load(&fixture("garbled-no-invoke.jsonl"), Format::Auto).unwrap_err();
     assert!(
