@@ -6,38 +6,103 @@
 //!
 //! Exit status: 1 when any file is invalid; otherwise 2 when any is unknown or could not be
 //! read; otherwise 0. "Invalid" wins because it is a definite finding about the system.
+//!
+//! A file with no operation at all (empty, only a header, a Jepsen log with no op line, an EDN
+//! `[]`) is an error, not a vacuous "valid": `path: error: no operations found (read N lines,
+//! M skipped)`. Every result says how many lines were read and how many were skipped as not
+//! operations. A last line cut off by a crash (see `histories`, "Torn tails") is left out with
+//! a warning on stderr naming its line; the complete operations before it are checked.
+//!
+//! `--time-limit` counts from the moment each file starts being read, so it covers parsing.
 
 use crate::cli::{CheckArgs, Engine, Exit};
 use crate::output::{self, Progress};
 use anyhow::{bail, Context, Result};
 use checker::{Report, Verdict};
-use histories::{Format, Value};
+use histories::{Format, Loaded, Stats, Value};
 use rayon::prelude::*;
 use serde_json::json;
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// The largest `--time-limit`: one year, in seconds.
+pub const TIME_LIMIT_MAX_S: f64 = 365.0 * 24.0 * 3600.0;
+/// The largest `--memory-limit`: 1 PiB, in MiB.
+pub const MEMORY_LIMIT_MAX_MIB: u64 = 1 << 30;
 
 /// What happened to one file.
 enum FileResult {
     /// It was checked.
-    Checked(Box<Report>),
-    /// It could not be read or parsed; the message names file, line and field.
-    Failed(String),
+    Checked { report: Box<Report>, stats: Stats },
+    /// It could not be read or parsed, or holds no operation; the message names file, line and
+    /// field. `stats`: the counts, when the file was read.
+    Failed { msg: String, stats: Option<Stats> },
 }
 
 impl FileResult {
     fn exit(&self) -> Exit {
         match self {
-            FileResult::Checked(r) => match r.verdict {
+            FileResult::Checked { report, .. } => match report.verdict {
                 Verdict::Valid => Exit::Valid,
                 Verdict::Invalid => Exit::Invalid,
                 Verdict::Unknown => Exit::Error,
             },
-            FileResult::Failed(_) => Exit::Error,
+            FileResult::Failed { .. } => Exit::Error,
         }
     }
+
+    fn stats(&self) -> Option<&Stats> {
+        match self {
+            FileResult::Checked { stats, .. } => Some(stats),
+            FileResult::Failed { stats, .. } => stats.as_ref(),
+        }
+    }
+}
+
+/// `read N lines, M skipped`.
+fn counts(stats: &Stats) -> String {
+    format!(
+        "read {} line{}, {} skipped",
+        stats.lines,
+        if stats.lines == 1 { "" } else { "s" },
+        stats.skipped_lines
+    )
+}
+
+/// Loads one history: the time limit starts counting now. Prints the torn-line warning and
+/// turns a history without operations into an error.
+fn load(
+    path: &Path,
+    format: Format,
+    opts: &checker::Options,
+) -> std::result::Result<(Loaded, checker::Options), FileResult> {
+    let mut opts = opts.clone();
+    opts.started = Some(Instant::now());
+    let loaded = histories::load(path, format).map_err(|err| FileResult::Failed {
+        msg: err.to_string(),
+        stats: None,
+    })?;
+    if let Some(torn) = &loaded.stats.torn_last_line {
+        let ops = loaded.history.ops.len();
+        eprintln!(
+            "{}:{}: warning: the last line is cut off ({}); the {ops} complete operation{} before \
+             it {} checked",
+            path.display(),
+            torn.line,
+            torn.reason,
+            if ops == 1 { "" } else { "s" },
+            if ops == 1 { "was" } else { "were" },
+        );
+    }
+    if loaded.history.ops.is_empty() {
+        return Err(FileResult::Failed {
+            msg: format!("no operations found ({})", counts(&loaded.stats)),
+            stats: Some(loaded.stats),
+        });
+    }
+    Ok((loaded, opts))
 }
 
 /// Runs `faultline check`.
@@ -97,10 +162,16 @@ fn worst(a: Exit, b: Exit) -> Exit {
 }
 
 fn options(args: &CheckArgs) -> Result<checker::Options> {
-    if !(args.time_limit > 0.0 && args.time_limit.is_finite()) {
+    if !(args.time_limit > 0.0 && args.time_limit <= TIME_LIMIT_MAX_S) {
         bail!(
-            "--time-limit: expected a positive number of seconds, found {}",
+            "--time-limit: expected seconds in (0, {TIME_LIMIT_MAX_S}] (at most one year), found {}",
             args.time_limit
+        );
+    }
+    if !(1..=MEMORY_LIMIT_MAX_MIB).contains(&args.memory_limit) {
+        bail!(
+            "--memory-limit: expected MiB in [1, {MEMORY_LIMIT_MAX_MIB}] (at most 1 PiB), found {}",
+            args.memory_limit
         );
     }
     let initial = match &args.initial {
@@ -123,22 +194,27 @@ fn options(args: &CheckArgs) -> Result<checker::Options> {
         model: args.model.clone(),
         initial,
         time_limit: Some(Duration::from_secs_f64(args.time_limit)),
-        memory_limit_bytes: Some(args.memory_limit.saturating_mul(1 << 20)),
+        memory_limit_bytes: Some(args.memory_limit << 20),
         explain: true,
         started: None,
+        all_parts: args.all_keys,
+        ..checker::Options::default()
     })
 }
 
 fn check_file(path: &Path, format: Format, opts: &checker::Options, engine: Engine) -> FileResult {
-    let loaded = match histories::load(path, format) {
+    let (loaded, opts) = match load(path, format, opts) {
         Ok(loaded) => loaded,
-        Err(err) => return FileResult::Failed(err.to_string()),
+        Err(failed) => return failed,
     };
     let report = match engine {
-        Engine::Fast => checker::check(&loaded.history, opts),
-        Engine::Stateright => checker::check_stateright(&loaded.history, opts),
+        Engine::Fast => checker::check(&loaded.history, &opts),
+        Engine::Stateright => checker::check_stateright(&loaded.history, &opts),
     };
-    FileResult::Checked(Box::new(report))
+    FileResult::Checked {
+        report: Box::new(report),
+        stats: loaded.stats,
+    }
 }
 
 fn check_election(logs: &[PathBuf]) -> Result<checker::election::ElectionReport> {
@@ -171,10 +247,21 @@ fn check_to_html(
             args.files.len()
         );
     };
-    let loaded = histories::load(path, format).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (loaded, opts) = match load(path, format, opts) {
+        Ok(loaded) => loaded,
+        Err(failed) => {
+            let results = vec![(path.clone(), failed)];
+            if args.json {
+                print_json(&results, None)?;
+            } else {
+                print_text(&results, None)?;
+            }
+            return Ok(Exit::Error);
+        }
+    };
     let report = match args.engine {
-        Engine::Fast => checker::check(&loaded.history, opts),
-        Engine::Stateright => checker::check_stateright(&loaded.history, opts),
+        Engine::Fast => checker::check(&loaded.history, &opts),
+        Engine::Stateright => checker::check_stateright(&loaded.history, &opts),
     };
     let leaders = leader_events(&args.leader_events)?;
     let election = (!args.leader_events.is_empty()).then(|| checker::election::check(&leaders));
@@ -191,7 +278,13 @@ fn check_to_html(
     faultline::store::write_atomic(out, page.as_bytes())
         .with_context(|| format!("{}: cannot write the report", out.display()))?;
     eprintln!("faultline: wrote {}", out.display());
-    let results = vec![(path.clone(), FileResult::Checked(Box::new(report)))];
+    let results = vec![(
+        path.clone(),
+        FileResult::Checked {
+            report: Box::new(report),
+            stats: loaded.stats,
+        },
+    )];
     let mut exit = results[0].1.exit();
     if election.as_ref().is_some_and(|e| !e.valid) {
         exit = worst(exit, Exit::Invalid);
@@ -213,23 +306,26 @@ fn print_text(
     let (mut valid, mut invalid, mut unknown, mut failed) = (0, 0, 0, 0);
     for (path, result) in results {
         match result {
-            FileResult::Failed(msg) => {
+            FileResult::Failed { msg, .. } => {
                 failed += 1;
                 text.push_str(&format!("{}: error: {msg}\n", path.display()));
             }
-            FileResult::Checked(report) => {
+            FileResult::Checked { report, stats } => {
                 match report.verdict {
                     Verdict::Valid => valid += 1,
                     Verdict::Invalid => invalid += 1,
                     Verdict::Unknown => unknown += 1,
                 }
+                let summary = report.summary_line();
+                let with_counts = format!("{summary}; {}", counts(stats));
                 if single || report.verdict != Verdict::Valid {
-                    text.push_str(&format!("{}:\n{}", path.display(), report.render_text()));
+                    let full = report.render_text().replacen(&summary, &with_counts, 1);
+                    text.push_str(&format!("{}:\n{full}", path.display()));
                     if !text.ends_with('\n') {
                         text.push('\n');
                     }
                 } else {
-                    text.push_str(&format!("{}: {}\n", path.display(), report.summary_line()));
+                    text.push_str(&format!("{}: {with_counts}\n", path.display()));
                 }
             }
         }
@@ -250,22 +346,42 @@ fn print_text(
     Ok(())
 }
 
+/// What reading a file counted, for `--json`.
+fn stats_json(stats: &Stats) -> serde_json::Value {
+    json!({
+        "lines": stats.lines,
+        "events": stats.events,
+        "skipped_lines": stats.skipped_lines,
+        "open_at_end": stats.open_at_end,
+        "torn_last_line": stats.torn_last_line.as_ref().map(|t| json!({
+            "line": t.line,
+            "reason": t.reason,
+        })),
+    })
+}
+
 fn print_json(
     results: &[(PathBuf, FileResult)],
     election: Option<&checker::election::ElectionReport>,
 ) -> Result<()> {
     let files: Vec<serde_json::Value> = results
         .iter()
-        .map(|(path, result)| match result {
-            FileResult::Checked(report) => json!({
-                "file": path.display().to_string(),
-                "result": report,
-            }),
-            FileResult::Failed(msg) => json!({
-                "file": path.display().to_string(),
-                "valid": "unknown",
-                "error": msg,
-            }),
+        .map(|(path, result)| {
+            let mut file = match result {
+                FileResult::Checked { report, .. } => json!({
+                    "file": path.display().to_string(),
+                    "result": report,
+                }),
+                FileResult::Failed { msg, .. } => json!({
+                    "file": path.display().to_string(),
+                    "valid": "unknown",
+                    "error": msg,
+                }),
+            };
+            if let Some(stats) = result.stats() {
+                file["read"] = stats_json(stats);
+            }
+            file
         })
         .collect();
     let mut doc = if files.len() == 1 && election.is_none() {
