@@ -8,13 +8,14 @@
 #   make bench-check   the checker benchmark (`faultline bench check`)
 #   make bench-harness faultline's clients and recorder (`faultline bench harness`)
 #   make bench-node    the raft-node benchmark (`raft-node bench`)
+#   make fuzz          every parser's fuzz target, FUZZ_RUNS inputs each (docs/fuzzing.md)
 CARGO ?= cargo
 JOBS ?= 2
 # chromium: the report's browser tests (faultline/tests/report.rs).
 SYSTEM_TOOLS := ip:iproute2 iptables:iptables chromium:chromium
 
 .PHONY: test deps build release fmt clippy unit bench-check bench-harness bench-node \
-	run-deps test-partition test-kill test-pause test-mix test-etcd test-suite test-bugs
+	run-deps test-partition test-kill test-pause test-mix test-etcd test-suite test-bugs fuzz
 
 # Flags of the `make test-*` runs; e.g. `make test-partition RUN_FLAGS="--seed 7"`.
 RUN_FLAGS ?=
@@ -78,3 +79,20 @@ bench-harness: release
 
 bench-node: release
 	target/release/raft-node bench
+
+# The parsers' fuzz targets (fuzz/, cargo-fuzz on the nightly toolchain), one after the other,
+# each for FUZZ_RUNS inputs of at most FUZZ_MAX_LEN bytes; an input running longer than
+# FUZZ_TIMEOUT seconds is a hang. The corpora are seeded from histories/testdata and systems/.
+FUZZ_RUNS ?= 10000000
+FUZZ_MAX_LEN ?= 4096
+FUZZ_TIMEOUT ?= 10
+FUZZ_TARGETS ?= jsonl edn jepsen_log porcupine auto spec
+fuzz:
+	@$(CARGO) fuzz --version >/dev/null 2>&1 || $(CARGO) install cargo-fuzz
+	fuzz/seed.sh
+	cd fuzz && for target in $(FUZZ_TARGETS); do \
+		$(CARGO) +nightly fuzz run -s none -a $$target corpus/$$target -- \
+			-runs=$(FUZZ_RUNS) -max_len=$(FUZZ_MAX_LEN) -timeout=$(FUZZ_TIMEOUT) \
+			-print_final_stats=1 || exit 1; \
+	done
+
