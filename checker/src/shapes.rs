@@ -125,6 +125,12 @@ fn choose(rng: &mut SmallRng, kind: Kind) -> (F, Value) {
 
 /// Runs the simulated store; see the module's documentation.
 fn simulate(p: Sim, source: String) -> History {
+    simulate_with_witness(p, source).0
+}
+
+/// [`simulate`], with the order in which the ops took effect: `(op id, position)`, the op
+/// taking effect just before the event at that position. Replaying it is the proof of validity.
+fn simulate_with_witness(p: Sim, source: String) -> (History, Vec<(usize, u64)>) {
     let mut rng = SmallRng::seed_from_u64(p.seed);
     let clients = p.clients.max(1);
     let mut state = vec![Value::Null; p.keys.max(1)];
@@ -137,6 +143,7 @@ fn simulate(p: Sim, source: String) -> History {
     let mut puts_on_marker_key = 0usize;
     let mut infos = 0usize;
     let mut pos = 0u64;
+    let mut effects: Vec<(usize, u64)> = Vec::with_capacity(p.ops);
     let key_index = |op: &Op| -> usize {
         op.key
             .as_deref()
@@ -150,11 +157,13 @@ fn simulate(p: Sim, source: String) -> History {
             if o.effect.is_none() && rng.gen_bool(chance) {
                 let op = &ops[o.op];
                 o.effect = Some(apply(&mut state[key_index(op)], op.f, &op.input));
+                effects.push((o.op, pos));
             }
         }
         if !delayed.is_empty() && rng.gen_bool(0.1) {
             let op = &ops[delayed.swap_remove(rng.gen_range(0..delayed.len()))];
             let _ = apply(&mut state[key_index(op)], op.f, &op.input);
+            effects.push((op.id, pos));
         }
         let can_invoke = ops.len() < p.ops && !free.is_empty();
         if can_invoke && (open.is_empty() || rng.gen_bool(p.invoke_bias)) {
@@ -210,7 +219,10 @@ fn simulate(p: Sim, source: String) -> History {
             } else {
                 op.outcome = match o.effect {
                     Some(e) => e,
-                    None => apply(&mut state[key_index(op)], op.f, &op.input),
+                    None => {
+                        effects.push((o.op, pos));
+                        apply(&mut state[key_index(op)], op.f, &op.input)
+                    }
                 };
                 op.ret = Some(pos);
             }
@@ -218,11 +230,12 @@ fn simulate(p: Sim, source: String) -> History {
         }
         pos += 1;
     }
-    History {
+    let history = History {
         source,
         ops,
         ..Default::default()
-    }
+    };
+    (history, effects)
 }
 
 /// A 6.824 key-value history as Porcupine's test logs hold: `clients` clients, each doing
@@ -446,6 +459,83 @@ mod tests {
                 None => u64::MAX, // an info op's process never runs again
             };
             last_done.insert(op.process, done);
+        }
+    }
+
+    /// Replays the witness: every op takes effect inside its interval (an `info` op at most
+    /// once, after its call; an ok or fail op exactly once), and sequentially each ok op returns
+    /// what the history says and each fail op changes nothing. Returns the ops that disagree.
+    fn replay(h: &History, effects: &[(usize, u64)]) -> Vec<usize> {
+        let mut seen = vec![0usize; h.ops.len()];
+        let mut state: HashMap<Option<String>, Value> = HashMap::new();
+        let mut wrong = Vec::new();
+        let mut last = 0u64;
+        for &(id, at) in effects {
+            let op = &h.ops[id];
+            assert!(at >= last, "effects in time order");
+            last = at;
+            seen[id] += 1;
+            assert!(op.call < at, "op {id} takes effect after its call");
+            if let Some(ret) = op.ret {
+                assert!(at <= ret, "op {id} takes effect before its return");
+            }
+            let cell = state.entry(op.key.clone()).or_insert(Value::Null);
+            let before = cell.clone();
+            let got = apply(cell, op.f, &op.input);
+            match &op.outcome {
+                Outcome::Info => {}
+                Outcome::Fail => assert_eq!(*cell, before, "op {id} failed yet changed the state"),
+                recorded if *recorded != got => wrong.push(id),
+                _ => {}
+            }
+        }
+        for (id, op) in h.ops.iter().enumerate() {
+            match op.outcome {
+                Outcome::Info => assert!(seen[id] <= 1),
+                _ => assert_eq!(seen[id], 1, "op {id} takes effect exactly once"),
+            }
+        }
+        wrong
+    }
+
+    #[test]
+    fn the_witness_replays() {
+        let sims = [
+            kv_sim(50, 1_712, 10, 1, None),
+            kv_sim(10, 370, 10, 2, None),
+            kv_sim(50, 2_024, 10, 3, Some((4, 3))),
+        ];
+        for p in sims {
+            let (h, effects) = simulate_with_witness(p, String::new());
+            assert_eq!(replay(&h, &effects), Vec::<usize>::new());
+        }
+        for seed in 0..20 {
+            for p in [5, 20] {
+                let mut sim = kv_sim(p, 300, 0, seed, None);
+                sim.kind = Kind::CasRegister;
+                sim.info_prob = 0.2;
+                sim.max_info = 20;
+                let (h, effects) = simulate_with_witness(sim, String::new());
+                assert!(h.ops.iter().any(|o| o.outcome == Outcome::Info));
+                assert_eq!(replay(&h, &effects), Vec::<usize>::new());
+            }
+        }
+    }
+
+    #[test]
+    fn the_planted_read_is_the_only_one_the_witness_contradicts() {
+        for seed in 0..5 {
+            let mut rng = SmallRng::seed_from_u64(seed ^ 0x5eed_5ba1e);
+            let key = rng.gen_range(0..10);
+            let nth = rng.gen_range(2..6usize);
+            let (mut h, effects) =
+                simulate_with_witness(kv_sim(50, 2_024, 10, seed, Some((key, nth))), String::new());
+            assert!(plant_stale_read(&mut h, &key_name(10, key)));
+            let wrong = replay(&h, &effects);
+            assert_eq!(wrong.len(), 1);
+            assert_eq!(h.ops[wrong[0]].f, F::Get);
+            assert_eq!(h.ops[wrong[0]].ok_value(), Some(&Value::Str(STALE.into())));
+            assert_eq!(h.ops, porcupine_kv_violation(50, 2_024, 10, seed).ops);
         }
     }
 
