@@ -96,3 +96,8 @@ fuzz:
 			-print_final_stats=1 || exit 1; \
 	done
 
+# The checker against its two oracles on 10^7 random histories, in release
+# (docs/testing-checker.md). FAULTLINE_DIFF_SEED=<n> picks another base seed.
+.PHONY: difftest-long
+difftest-long:
+	FAULTLINE_DIFF_CASES=10000000 FAULTLINE_DIFF_LARGE=1000 $(CARGO) test --release -p checker --test differential -j$(JOBS) -- --nocapture
