@@ -454,11 +454,8 @@ mod tests {
             if let Some(&done) = last_done.get(&op.process) {
                 assert!(done < op.call, "process {} overlaps itself", op.process);
             }
-            let done = match op.ret {
-                Some(r) => r,
-                None => u64::MAX, // an info op's process never runs again
-            };
-            last_done.insert(op.process, done);
+            // An info op's process never runs again.
+            last_done.insert(op.process, op.ret.unwrap_or(u64::MAX));
         }
     }
 
