@@ -1,8 +1,7 @@
 //! Terminal output helpers: quiet on a broken pipe (as ripgrep is), progress on stderr.
 
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -24,34 +23,37 @@ pub fn print(text: &str) -> io::Result<()> {
 
 /// Prints "still working" lines on stderr while a long job runs, so a long check never looks hung.
 ///
-/// Silent for the first `quiet_for`; then one line every `every`. Stops when dropped.
+/// Silent for the first `quiet_for`; then one line every `every`. Stops when dropped, at once:
+/// the thread waits on a channel with a timeout, and dropping the sender wakes it.
 pub struct Progress {
-    done: Arc<AtomicBool>,
+    stop: Option<mpsc::Sender<()>>,
     handle: Option<thread::JoinHandle<()>>,
 }
 
 impl Progress {
     /// Starts the progress thread for a job described by `what` ("checking 3 files").
     pub fn start(what: String, quiet_for: Duration, every: Duration) -> Progress {
-        let done = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&done);
+        let (stop, stopped) = mpsc::channel::<()>();
         let handle = thread::spawn(move || {
             let started = Instant::now();
             let mut next = quiet_for;
-            let step = Duration::from_millis(50);
-            while !flag.load(Ordering::Relaxed) {
-                thread::sleep(step);
-                if started.elapsed() >= next {
-                    eprintln!(
-                        "faultline: {what}: {:.0} s elapsed",
-                        started.elapsed().as_secs_f64()
-                    );
-                    next += every;
+            loop {
+                let wait = next.saturating_sub(started.elapsed());
+                match stopped.recv_timeout(wait) {
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        eprintln!(
+                            "faultline: {what}: {:.0} s elapsed",
+                            started.elapsed().as_secs_f64()
+                        );
+                        next += every.max(Duration::from_millis(100));
+                    }
+                    // Told to stop, or the Progress is gone.
+                    Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => return,
                 }
             }
         });
         Progress {
-            done,
+            stop: Some(stop),
             handle: Some(handle),
         }
     }
@@ -59,7 +61,7 @@ impl Progress {
 
 impl Drop for Progress {
     fn drop(&mut self) {
-        self.done.store(true, Ordering::Relaxed);
+        drop(self.stop.take());
         if let Some(handle) = self.handle.take() {
             let _ = handle.join();
         }
