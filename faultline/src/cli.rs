@@ -321,17 +321,31 @@ pub struct BenchArgs {
     pub what: BenchWhat,
 }
 
+const BENCH_CHECK_HELP: &str = "\
+Rows marked 'whole process' time a child `faultline check FILE...` (start, parse, check, print);
+the others time the checker in this process. Porcupine's figures are constants, measured side by
+side with Porcupine (Go) on the same kind of machine, its check time only.
+Exit status: 0 every verdict is the planted one (targets met or not), 2 some verdict is not.";
+
 /// Benchmarks.
 #[derive(Debug, Subcommand)]
 pub enum BenchWhat {
-    /// The checker on generated Jepsen-like histories, against the targets of the issue.
+    /// The checker on histories shaped like Porcupine's, Jepsen's and Knossos' test data:
+    /// faultline's time beside Porcupine's for the same shapes, the verdicts, and the targets.
+    #[command(after_help = BENCH_CHECK_HELP)]
     Check {
-        /// Repetitions of each small case (the median is printed).
+        /// Repetitions of each timed case (the median is printed).
         #[arg(long, default_value_t = 20)]
         reps: usize,
         /// Seed of the generated histories.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Print one JSON object per row instead of the table.
+        #[arg(long)]
+        json: bool,
+        /// Skip the 1,000,000-op case (about a minute with its generation).
+        #[arg(long)]
+        no_large: bool,
     },
     /// faultline's clients and recorder against the in-memory register on loopback.
     Harness {
