@@ -355,7 +355,9 @@ fn parse_line(bytes: &[u8], line_no: u64, source: &str) -> Result<Parsed, Error>
     let parsed: Result<Line, _> = serde_json::from_slice(text);
     if let Err(e) = &parsed {
         if e.is_eof() && bytes.last() != Some(&b'\n') {
-            return Ok(Parsed::Torn(e.to_string()));
+            // serde_json counts lines within the slice, always 1 here: keep the column only.
+            let reason = e.to_string().replace(" at line 1 column ", " at column ");
+            return Ok(Parsed::Torn(reason));
         }
     }
     let line: Line = parsed.map_err(|e| {
