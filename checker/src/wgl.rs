@@ -335,6 +335,10 @@ pub fn search<M: Model>(model: &M, init: M::State, ops: &[&Op], budget: &Budget)
 struct Held<'a> {
     pool: &'a Pool,
     reported: u64,
+    /// Keep the share in the pool after the search ends: a search stopped by the memory limit
+    /// leaves what it freed with the allocator of its thread (not returned to the system), so
+    /// another part may not take that share again.
+    keep: bool,
 }
 
 impl Held<'_> {
@@ -360,7 +364,9 @@ impl Held<'_> {
 
 impl Drop for Held<'_> {
     fn drop(&mut self) {
-        self.pool.used.fetch_sub(self.reported, Ordering::Relaxed);
+        if !self.keep {
+            self.pool.used.fetch_sub(self.reported, Ordering::Relaxed);
+        }
     }
 }
 
@@ -377,6 +383,8 @@ fn search_with<M: Model, K: OpSet>(
     let mut stack: Vec<Frame<M::State>> = Vec::new();
     let mut state = init;
     let mut steps = 0u64;
+    // Backtracking also counts steps, so the check is on a threshold, not a multiple.
+    let mut next_check = BUDGET_CHECK_STEPS;
     let mut best = Stuck::default();
     let mut best_depth = 0usize;
     // A memo entry: the table's slot (key, state, one control byte), what the key and the
@@ -388,14 +396,17 @@ fn search_with<M: Model, K: OpSet>(
     let mut held = Held {
         pool: &budget.pool,
         reported: 0,
+        keep: false,
     };
     let mut raw: Vec<usize> = Vec::new();
     loop {
         steps += 1;
-        if steps.is_multiple_of(BUDGET_CHECK_STEPS) {
+        if steps >= next_check {
+            next_check = steps + BUDGET_CHECK_STEPS;
             let table = memo.capacity() as u64 * slot_bytes * 8 / 7;
             let total = held.report(table + memo_heap + frame_bytes);
             if let Some(reason) = spent(budget, total) {
+                held.keep = budget.memory_bytes.is_some_and(|limit| total > limit);
                 return SearchResult::Unknown(reason);
             }
         }
@@ -438,6 +449,19 @@ fn search_with<M: Model, K: OpSet>(
         };
         // Place the first candidate whose configuration is new; else backtrack.
         loop {
+            // A memo about to grow allocates a table twice the size while the old one is alive:
+            // that allocation must fit in the budget before it is made.
+            if !frame.forced && memo.len() + frame.cands.len() > memo.capacity() {
+                let table = memo.capacity() as u64 * slot_bytes * 8 / 7;
+                let grown = (memo.capacity().max(16) as u64 * 2) * slot_bytes * 8 / 7;
+                let total = held.report(table + memo_heap + frame_bytes);
+                if let Some(reason) = spent(budget, total + grown) {
+                    held.keep = budget
+                        .memory_bytes
+                        .is_some_and(|limit| total + grown > limit);
+                    return SearchResult::Unknown(reason);
+                }
+            }
             if let Some(placed) = place(&mut frame, &linearized, &list, &mut memo) {
                 if !frame.forced {
                     memo_heap += linearized.bytes() + model.heap_bytes(&frame.cands[placed].1);

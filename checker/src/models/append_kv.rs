@@ -14,6 +14,7 @@
 //! square of the history and escape `--memory-limit`).
 
 use crate::model::Model;
+use crate::models::alloc_bytes;
 use histories::{Op, Outcome, Value, F};
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
@@ -191,10 +192,12 @@ impl Model for AppendKv {
         format!("{:?}... ({} bytes)", &text[..end], text.len())
     }
 
-    /// Its last piece (the pieces before it are shared with the state it came from).
+    /// Its last piece (the pieces before it are shared with the state it came from): the
+    /// `Arc` allocation and the text's.
     fn heap_bytes(&self, state: &Text) -> u64 {
         state.last.as_ref().map_or(0, |p| {
-            (std::mem::size_of::<Piece>() + 2 * std::mem::size_of::<usize>() + p.text.len()) as u64
+            let arc = std::mem::size_of::<Piece>() + 2 * std::mem::size_of::<usize>();
+            alloc_bytes(arc) + alloc_bytes(p.text.len())
         })
     }
 
@@ -204,31 +207,51 @@ impl Model for AppendKv {
     /// get returned was never observed: in a linearization that includes it, every get after it
     /// and before the next put returns a text that contains `s` (appends only extend), so there
     /// is none, and nothing else depends on the state; the same order without it is also a
-    /// linearization. The empty string is always kept. Stops at `deadline`, keeping the rest.
+    /// linearization. The empty string is always kept.
+    ///
+    /// One Aho-Corasick automaton over the info strings scans each distinct text read once:
+    /// O(bytes read + matches), not O(info ops x reads x length). Stops at `deadline`, keeping
+    /// every op not yet shown unobserved (pruning is optional).
     fn prune<'a>(&self, ops: Vec<&'a Op>, deadline: Option<Instant>) -> Vec<&'a Op> {
+        let candidate = |o: &Op| {
+            o.outcome == Outcome::Info
+                && matches!(o.f, F::Put | F::Append | F::Write)
+                && !text(&o.input).is_empty()
+        };
+        let patterns: Vec<String> = ops
+            .iter()
+            .filter(|o| candidate(o))
+            .map(|o| text(&o.input))
+            .collect();
+        if patterns.is_empty() {
+            return ops;
+        }
+        let Ok(automaton) = aho_corasick::AhoCorasick::new(&patterns) else {
+            return ops;
+        };
         let reads: HashSet<String> = ops.iter().filter_map(|o| observed(o)).collect();
-        let mut reads: Vec<&str> = reads.iter().map(String::as_str).collect();
-        reads.sort_unstable_by_key(|r| std::cmp::Reverse(r.len()));
-        let mut out = Vec::with_capacity(ops.len());
-        let mut expired = false;
-        for (i, o) in ops.into_iter().enumerate() {
-            let mutates = matches!(o.f, F::Put | F::Append | F::Write);
-            if expired || o.outcome != Outcome::Info || !mutates {
-                out.push(o);
-                continue;
-            }
-            if i % 64 == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
-                expired = true;
-                out.push(o);
-                continue;
-            }
-            let s = text(&o.input);
-            let finder = memchr::memmem::Finder::new(s.as_bytes());
-            if s.is_empty() || reads.iter().any(|r| finder.find(r.as_bytes()).is_some()) {
-                out.push(o);
+        let mut seen = vec![false; patterns.len()];
+        let mut matches = 0u64;
+        'scan: for r in &reads {
+            for m in automaton.find_overlapping_iter(r.as_str()) {
+                seen[m.pattern().as_usize()] = true;
+                matches += 1;
+                if matches.is_multiple_of(4096) && deadline.is_some_and(|d| Instant::now() >= d) {
+                    seen.iter_mut().for_each(|s| *s = true);
+                    break 'scan;
+                }
             }
         }
-        out
+        let mut next = 0;
+        ops.into_iter()
+            .filter(|o| {
+                if !candidate(o) {
+                    return true;
+                }
+                next += 1;
+                seen[next - 1]
+            })
+            .collect()
     }
 
     fn subject(&self) -> &'static str {
