@@ -41,7 +41,8 @@ pub fn run(args: &BenchArgs) -> Result<Exit> {
             seed,
             json,
             no_large,
-        } => bench_check(*reps, *seed, *json, !no_large),
+            keep,
+        } => bench_check(*reps, *seed, *json, !no_large, keep.as_deref()),
         BenchWhat::CheckOne { file } => check_one(file),
         BenchWhat::Report {
             ops,
@@ -278,13 +279,26 @@ impl Row {
     }
 }
 
-fn bench_check(reps: usize, seed: u64, json: bool, large: bool) -> Result<Exit> {
+fn bench_check(
+    reps: usize,
+    seed: u64,
+    json: bool,
+    large: bool,
+    keep: Option<&Path>,
+) -> Result<Exit> {
     let reps = reps.max(1);
     eprintln!("faultline bench check: seed {seed}, {reps} reps per timed case");
-    let dir = tempfile::Builder::new()
+    let temp = tempfile::Builder::new()
         .prefix("faultline-bench-")
         .tempdir()
         .context("create a temporary directory")?;
+    let dir = match keep {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+            dir
+        }
+        None => temp.path(),
+    };
     let mut rows = Vec::new();
     let mut emit = |row: Row| -> Result<()> {
         if json {
@@ -295,16 +309,16 @@ fn bench_check(reps: usize, seed: u64, json: bool, large: bool) -> Result<Exit> 
         rows.push(row);
         Ok(())
     };
-    emit(row_etcd(dir.path(), seed, reps)?)?;
+    emit(row_etcd(dir, seed, reps)?)?;
     emit(row_kv(
-        dir.path(),
+        dir.join("kv-50-valid.jsonl"),
         "6.824 kv, 50 clients, 1,712 ops over 10 keys, valid",
         &shapes::porcupine_kv(50, 1_712, 10, seed),
         PORCUPINE_KV_50_OK,
         reps,
     )?)?;
     emit(row_kv(
-        dir.path(),
+        dir.join("kv-50-violation.jsonl"),
         "the same shape, 2,024 ops, with a violation",
         &shapes::porcupine_kv_violation(50, 2_024, 10, seed),
         PORCUPINE_KV_50_BAD,
@@ -312,16 +326,16 @@ fn bench_check(reps: usize, seed: u64, json: bool, large: bool) -> Result<Exit> 
     )?)?;
     let ops = SmallRng::seed_from_u64(seed).gen_range(340..=400);
     emit(row_kv(
-        dir.path(),
+        dir.join("kv-10-valid.jsonl"),
         &format!("6.824 kv, 10 clients, {ops} ops over 10 keys, valid"),
         &shapes::porcupine_kv(10, ops, 10, seed),
         PORCUPINE_KV_10_OK,
         reps,
     )?)?;
     emit(row_knossos(seed))?;
-    emit(row_small(dir.path(), seed, reps)?)?;
+    emit(row_small(dir, seed, reps)?)?;
     if large {
-        emit(row_large(dir.path(), seed)?)?;
+        emit(row_large(dir, seed)?)?;
     }
     if !json {
         output::print(&render(&rows))?;
@@ -339,7 +353,9 @@ fn row_etcd(dir: &Path, seed: u64, reps: usize) -> Result<Row> {
         .collect();
     let mut files = Vec::with_capacity(logs.len());
     for (i, log) in logs.iter().enumerate() {
-        files.push(write_history(dir, &format!("etcd-{i:03}.jsonl"), log)?);
+        let path = dir.join(format!("etcd-{i:03}.jsonl"));
+        write_history(&path, log)?;
+        files.push(path);
     }
     let mut args = vec![OsString::from("check")];
     args.extend(files.iter().map(OsString::from));
@@ -382,13 +398,13 @@ fn row_etcd(dir: &Path, seed: u64, reps: usize) -> Result<Row> {
 
 /// A 6.824 kv history in a file, checked by a child `faultline check` (whole process).
 fn row_kv(
-    dir: &Path,
+    path: PathBuf,
     shape: &str,
     history: &History,
     porcupine: Porcupine,
     reps: usize,
 ) -> Result<Row> {
-    let path = write_history(dir, "kv.jsonl", history)?;
+    write_history(&path, history)?;
     let (whole, exit) = time_child(&["check".into(), path.into()], reps)?;
     let (in_process, report) = time_in_process(history, reps);
     let planted_invalid = history.source.contains("violation");
@@ -492,7 +508,8 @@ fn row_knossos(seed: u64) -> Row {
 /// A small file, whole process, beside `faultline --version` in the same run.
 fn row_small(dir: &Path, seed: u64, reps: usize) -> Result<Row> {
     let history = shapes::small(seed);
-    let path = write_history(dir, "small.jsonl", &history)?;
+    let path = dir.join("small.jsonl");
+    write_history(&path, &history)?;
     let (whole, exit) = time_child(&["check".into(), path.into()], reps)?;
     let (version, _) = time_child(&["--version".into()], reps)?;
     let (in_process, report) = time_in_process(&history, reps);
@@ -521,7 +538,8 @@ fn row_small(dir: &Path, seed: u64, reps: usize) -> Result<Row> {
 fn row_large(dir: &Path, seed: u64) -> Result<Row> {
     let big = synth::big_kv(seed);
     let ops = big.ops.len();
-    let path = write_history(dir, "large.jsonl", &big)?;
+    let path = dir.join("large.jsonl");
+    write_history(&path, &big)?;
     drop(big);
     let child = run_child(&path);
     let _ = std::fs::remove_file(&path);
@@ -547,13 +565,11 @@ fn row_large(dir: &Path, seed: u64) -> Result<Row> {
     })
 }
 
-/// Writes `history` as JSONL into `dir`.
-fn write_history(dir: &Path, name: &str, history: &History) -> Result<PathBuf> {
-    let path = dir.join(name);
-    let file = File::create(&path).with_context(|| format!("create {}", path.display()))?;
+/// Writes `history` as JSONL to `path`.
+fn write_history(path: &Path, history: &History) -> Result<()> {
+    let file = File::create(path).with_context(|| format!("create {}", path.display()))?;
     histories::write_ops(&history.ops, BufWriter::new(file))
-        .with_context(|| format!("write {}", path.display()))?;
-    Ok(path)
+        .with_context(|| format!("write {}", path.display()))
 }
 
 /// Runs `faultline ARGS` once untimed (warm caches), then `reps` times: the median wall time

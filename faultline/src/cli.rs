@@ -346,6 +346,10 @@ pub enum BenchWhat {
         /// Skip the 1,000,000-op case (about a minute with its generation).
         #[arg(long)]
         no_large: bool,
+        /// Write the generated histories into DIR and keep them (to rerun or profile a row);
+        /// default: a temporary directory, removed.
+        #[arg(long, value_name = "DIR")]
+        keep: Option<PathBuf>,
     },
     /// faultline's clients and recorder against the in-memory register on loopback.
     Harness {
