@@ -288,15 +288,18 @@ fn zobrist(i: usize) -> u128 {
 }
 
 /// One level of the search: the candidates at this configuration and which one is placed.
+///
+/// Candidates are evaluated lazily, in order, when they are tried: in a correct history the
+/// first one usually succeeds, so the states of the others are never built.
 struct Frame<S> {
-    /// Candidate call nodes with the state each leads to (legal ones only), best first.
-    cands: Vec<(usize, S)>,
+    /// Candidate call nodes, best first.
+    cands: Vec<usize>,
     /// Index into `cands` of the one placed.
     at: usize,
     /// The state before it.
     before: S,
     /// A legal read-only op: placing it first loses no linearization, so it has no
-    /// alternatives (docs/decisions.md).
+    /// alternatives (docs/decisions.md). `cands` is then that op alone.
     forced: bool,
     /// The op whose return bounds this configuration (for explanations).
     blocking: usize,
@@ -390,7 +393,7 @@ fn search_with<M: Model, K: OpSet>(
     // A memo entry: the table's slot (key, state, one control byte), what the key and the
     // state own on the heap, counted as they are inserted.
     let slot_bytes = std::mem::size_of::<(K, M::State)>() as u64 + 1;
-    let cand_bytes = std::mem::size_of::<(usize, M::State)>() as u64;
+    let state_bytes = std::mem::size_of::<Frame<M::State>>() as u64;
     let mut memo_heap = 0u64;
     let mut frame_bytes = 0u64;
     let mut held = Held {
@@ -398,7 +401,6 @@ fn search_with<M: Model, K: OpSet>(
         reported: 0,
         keep: false,
     };
-    let mut raw: Vec<usize> = Vec::new();
     loop {
         steps += 1;
         if steps >= next_check {
@@ -412,9 +414,9 @@ fn search_with<M: Model, K: OpSet>(
         }
         // The candidates here: calls before the first return still in the list.
         let mut entry = list.nodes[0].next;
-        raw.clear();
+        let mut cands: Vec<usize> = Vec::new();
         while entry != NONE && list.nodes[entry].is_call {
-            raw.push(entry);
+            cands.push(entry);
             entry = list.nodes[entry].next;
         }
         if entry == NONE || ops[list.nodes[entry].op].ret.is_none() {
@@ -422,53 +424,57 @@ fn search_with<M: Model, K: OpSet>(
             return SearchResult::Valid;
         }
         let blocking = list.nodes[entry].op;
-        raw.sort_unstable_by_key(|&c| list.nodes[c].partner);
-        let mut cands: Vec<(usize, M::State)> = Vec::new();
-        let mut forced = false;
-        for &c in &raw {
+        cands.sort_unstable_by_key(|&c| list.nodes[c].partner);
+        // A legal read-only candidate goes first, alone.
+        let mut forced_next = None;
+        for &c in &cands {
             let op = ops[list.nodes[c].op];
-            if let Some(next) = model.step(&state, op) {
-                if model.read_only(op) {
-                    cands.clear();
-                    cands.push((c, next));
-                    forced = true;
+            if model.read_only(op) {
+                if let Some(next) = model.step(&state, op) {
+                    forced_next = Some((c, next));
                     break;
                 }
-                cands.push((c, next));
             }
         }
-        let bytes = (cands.capacity() as u64 + 1) * cand_bytes
-            + cands.iter().map(|(_, s)| model.heap_bytes(s)).sum::<u64>();
+        if let Some((c, _)) = forced_next {
+            cands.clear();
+            cands.push(c);
+        }
+        let bytes = (cands.capacity() as u64) * 8 + state_bytes + model.heap_bytes(&state);
         let mut frame = Frame {
             cands,
             at: 0,
             before: state.clone(),
-            forced,
+            forced: forced_next.is_some(),
             blocking,
             bytes,
         };
+        let mut first = forced_next.map(|(_, next)| next);
         // Place the first candidate whose configuration is new; else backtrack.
         loop {
             // A memo about to grow allocates a table twice the size while the old one is alive:
             // that allocation must fit in the budget before it is made.
-            if !frame.forced && memo.len() + frame.cands.len() > memo.capacity() {
+            if !frame.forced && memo.len() == memo.capacity() {
                 let table = memo.capacity() as u64 * slot_bytes * 8 / 7;
                 let grown = (memo.capacity().max(16) as u64 * 2) * slot_bytes * 8 / 7;
                 let total = held.report(table + memo_heap + frame_bytes);
                 if let Some(reason) = spent(budget, total + grown) {
-                    held.keep = budget
-                        .memory_bytes
-                        .is_some_and(|limit| total + grown > limit);
+                    held.keep = budget.memory_bytes.is_some_and(|limit| total + grown > limit);
                     return SearchResult::Unknown(reason);
                 }
             }
-            if let Some(placed) = place(&mut frame, &linearized, &list, &mut memo) {
+            let placed = if frame.forced {
+                first.take()
+            } else {
+                place(model, ops, &mut frame, &linearized, &list, &mut memo)
+            };
+            if let Some(next) = placed {
                 if !frame.forced {
-                    memo_heap += linearized.bytes() + model.heap_bytes(&frame.cands[placed].1);
+                    memo_heap += linearized.bytes() + model.heap_bytes(&next);
                 }
-                let call = frame.cands[placed].0;
+                let call = frame.cands[frame.at];
                 linearized.toggle(list.nodes[call].op);
-                state = frame.cands[placed].1.clone();
+                state = next;
                 list.lift(call);
                 frame_bytes += frame.bytes;
                 stack.push(frame);
@@ -483,7 +489,7 @@ fn search_with<M: Model, K: OpSet>(
                 best.op = frame.blocking;
                 best.prefix = stack
                     .iter()
-                    .map(|f| list.nodes[f.cands[f.at].0].op)
+                    .map(|f| list.nodes[f.cands[f.at]].op)
                     .collect();
                 if best.states.len() < 16 {
                     best.states.insert(model.describe(&state));
@@ -494,7 +500,7 @@ fn search_with<M: Model, K: OpSet>(
                 let Some(prev) = stack.pop() else {
                     return SearchResult::Invalid(best);
                 };
-                let call = prev.cands[prev.at].0;
+                let call = prev.cands[prev.at];
                 linearized.toggle(list.nodes[call].op);
                 list.unlift(call);
                 state = prev.before.clone();
@@ -510,26 +516,25 @@ fn search_with<M: Model, K: OpSet>(
     }
 }
 
-/// Finds, from `frame.at` on, the first candidate whose resulting configuration is not in the
-/// memo, records it there, and returns its index.
-fn place<S: Clone + Eq + std::hash::Hash, K: OpSet>(
-    frame: &mut Frame<S>,
+/// Tries the candidates from `frame.at` on: the first that is legal from `frame.before` and
+/// whose resulting configuration is not in the memo is recorded there; returns its state
+/// (`frame.at` then names it).
+fn place<M: Model, K: OpSet>(
+    model: &M,
+    ops: &[&Op],
+    frame: &mut Frame<M::State>,
     linearized: &K,
     list: &List,
-    memo: &mut Memo<K, S>,
-) -> Option<usize> {
-    if frame.forced {
-        // A forced placement is not memoised: whatever follows it is (the next choice), so a
-        // second visit costs one step, and reads are half of a typical history.
-        return (frame.at < frame.cands.len()).then_some(frame.at);
-    }
+    memo: &mut Memo<K, M::State>,
+) -> Option<M::State> {
     while frame.at < frame.cands.len() {
-        let (call, next) = &frame.cands[frame.at];
-        let op = list.nodes[*call].op;
-        let mut set = linearized.clone();
-        set.toggle(op);
-        if memo.insert((set, next.clone())) {
-            return Some(frame.at);
+        let op = list.nodes[frame.cands[frame.at]].op;
+        if let Some(next) = model.step(&frame.before, ops[op]) {
+            let mut set = linearized.clone();
+            set.toggle(op);
+            if memo.insert((set, next.clone())) {
+                return Some(next);
+            }
         }
         frame.at += 1;
     }

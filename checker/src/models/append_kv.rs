@@ -16,6 +16,7 @@
 use crate::model::Model;
 use crate::models::alloc_bytes;
 use histories::{Op, Outcome, Value, F};
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -134,11 +135,12 @@ impl Hash for Text {
     }
 }
 
-fn text(v: &Value) -> String {
+/// A value as text, borrowed where it is one (the search calls this at every step).
+fn text(v: &Value) -> Cow<'_, str> {
     match v {
-        Value::Null => String::new(),
-        Value::Str(s) => s.clone(),
-        other => other.to_string(),
+        Value::Null => Cow::Borrowed(""),
+        Value::Str(s) => Cow::Borrowed(s),
+        other => Cow::Owned(other.to_string()),
     }
 }
 
@@ -146,7 +148,7 @@ fn text(v: &Value) -> String {
 fn observed(op: &Op) -> Option<String> {
     match (op.f, &op.outcome) {
         (F::Get | F::Read, Outcome::Ok(Value::Unknown)) => None,
-        (F::Get | F::Read, Outcome::Ok(v)) => Some(text(v)),
+        (F::Get | F::Read, Outcome::Ok(v)) => Some(text(v).into_owned()),
         _ => None,
     }
 }
@@ -221,7 +223,7 @@ impl Model for AppendKv {
         let patterns: Vec<String> = ops
             .iter()
             .filter(|o| candidate(o))
-            .map(|o| text(&o.input))
+            .map(|o| text(&o.input).into_owned())
             .collect();
         if patterns.is_empty() {
             return ops;
