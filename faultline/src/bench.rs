@@ -694,7 +694,7 @@ fn render(rows: &[Row]) -> String {
             }
         });
         let speedup = r.speedup().map_or("-".to_string(), |[lo, hi]| {
-            format!("{lo:.1}-{hi:.1}x faster")
+            format!("{}-{}x", ratio_text(lo), ratio_text(hi))
         });
         let flag = if r.verdict_ok { "" } else { " WRONG VERDICT" };
         let met = match r.met {
@@ -722,6 +722,15 @@ fn render(rows: &[Row]) -> String {
         out.push_str(&format!("- {}: {}\n", r.shape, r.notes));
     }
     out
+}
+
+/// A ratio to two significant digits (0.0071, 0.93, 4.9, 12).
+fn ratio_text(x: f64) -> String {
+    if !(x.is_finite() && x > 0.0) {
+        return format!("{x}");
+    }
+    let decimals = (1 - x.log10().floor() as i32).clamp(0, 6) as usize;
+    format!("{x:.decimals$}")
 }
 
 /// 1712 -> "1,712".
