@@ -51,6 +51,9 @@ pub struct Shape {
     pub domain: i64,
     /// Keys for kv and append-kv.
     pub keys: usize,
+    /// Register models: every write (and cas) writes a value never written before, the case
+    /// of the checker's polynomial fast path for read/write registers.
+    pub fresh: bool,
 }
 
 /// Mixes a base seed and an index into a case seed (SplitMix64's finaliser).
@@ -61,6 +64,13 @@ pub fn mix(base: u64, index: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+/// One register-model case in six writes distinct values (decided from the seed apart from the
+/// case's random stream).
+pub fn fresh(model: Model, seed: u64) -> bool {
+    matches!(model, Model::Register | Model::CasRegister | Model::Kv)
+        && mix(seed, 0xf7e8) < u64::MAX / 6
 }
 
 /// A small case (1 to 9 ops) of the model the seed picks, for the brute-force oracle.
@@ -80,6 +90,7 @@ pub fn small(seed: u64) -> Case {
         max_info: 9,
         domain: rng.gen_range(2..=3),
         keys: rng.gen_range(1..=3),
+        fresh: fresh(model, seed),
     };
     let mode = match rng.gen_range(0..100) {
         0..=24 => Mode::Truthful,
@@ -102,6 +113,7 @@ pub fn generate(model: Model, shape: Shape, mode: Mode, seed: u64, rng: &mut Sma
         shape,
         rng,
         initial: initial.clone(),
+        next: shape.domain,
     };
     let mut ops = g.skeleton();
     let effect = g.fill(&mut ops);
@@ -136,6 +148,8 @@ struct Gen<'a> {
     shape: Shape,
     rng: &'a mut SmallRng,
     initial: Value,
+    /// The next fresh value.
+    next: i64,
 }
 
 /// The simulated store: a cell per key (`None` for a single register; the mutex is `Bool`).
@@ -243,8 +257,17 @@ impl Gen<'_> {
         effect
     }
 
+    /// A value of the domain (with fresh values: one written so far, or the next).
     fn value(&mut self) -> Value {
+        if self.shape.fresh {
+            return Value::Int(self.rng.gen_range(0..=self.next));
+        }
         Value::Int(self.rng.gen_range(0..self.shape.domain))
+    }
+
+    fn fresh_value(&mut self) -> Value {
+        self.next += 1;
+        Value::Int(self.next - 1)
     }
 
     fn key(&mut self, prefix: &str) -> String {
@@ -277,7 +300,9 @@ impl Gen<'_> {
                     op.input = Value::Null;
                 } else if roll < 70 || !cas {
                     op.f = F::Write;
-                    op.input = if self.rng.gen_bool(0.3) && current != Value::Null {
+                    op.input = if self.shape.fresh {
+                        self.fresh_value()
+                    } else if self.rng.gen_bool(0.3) && current != Value::Null {
                         current
                     } else {
                         self.value()
@@ -289,7 +314,9 @@ impl Gen<'_> {
                     } else {
                         self.value()
                     };
-                    let to = if self.rng.gen_bool(0.25) {
+                    let to = if self.shape.fresh {
+                        self.fresh_value()
+                    } else if self.rng.gen_bool(0.25) {
                         from.clone()
                     } else {
                         self.value()

@@ -55,6 +55,7 @@ pub fn valid_sized(model: Model, seed: u64, size: std::ops::RangeInclusive<usize
         max_info: 6,
         domain: rng.gen_range(2..=3),
         keys: rng.gen_range(1..=3),
+        fresh: gen::fresh(model, seed),
     };
     let mut case = gen::generate(model, shape, Mode::Truthful, seed, &mut rng);
     if model == Model::Mutex {
