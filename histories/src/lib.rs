@@ -25,7 +25,9 @@
 //!
 //! The same cut line in the middle of a file (more lines follow it) is an error naming its
 //! line, as is every other line that does not parse. Jepsen log lines that are not ops are
-//! skipped and counted anyway ([`Stats::skipped_lines`]), torn or not.
+//! skipped and counted anyway ([`Stats::skipped_lines`]), torn or not; a log's last line cut
+//! inside its value (`:read 12` cut to `:read 1`) still looks like an op and is read as one,
+//! since nothing in a log line marks its end.
 //!
 //! The checker consumes [`History`]; it never sees files. `parse(path)` opens, `parse_reader`
 //! holds the logic (ripgrep's habit), so tests need no files.
