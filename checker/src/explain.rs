@@ -12,9 +12,16 @@ use crate::report::key_name;
 use crate::wgl::{Budget, SearchResult, Stuck};
 use histories::{History, Op, Outcome, Value, F};
 use serde::Serialize;
+use std::time::{Duration, Instant};
 
 /// Most searches one shrink may run.
 const SHRINK_SEARCHES_MAX: usize = 2_000;
+
+/// A shrink may always take this long (within the check's deadline).
+const SHRINK_TIME_MIN: Duration = Duration::from_millis(20);
+
+/// ... or this many times what its first search took, if that is longer.
+const SHRINK_TIME_FACTOR: u32 = 20;
 
 /// One op as shown in an explanation.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -120,7 +127,7 @@ pub(crate) fn counterexample(
         .iter()
         .filter(|o| o.outcome == Outcome::Fail && (key.is_none() || o.key == *key))
         .collect();
-    let (minimal, complete) = shrink(kind, initial, ops, budget);
+    let (minimal, complete) = shrink(kind, initial, ops, &stuck, budget);
     Some(build(
         key.clone(),
         kind,
@@ -231,13 +238,41 @@ fn join_or(items: &[String]) -> String {
 
 /// Greedy delta debugging: returns the smallest invalid sub-history found and whether the
 /// shrink ran to completion.
+///
+/// It starts from the ops called before the op the search got stuck on returned, when that
+/// prefix is already invalid (most of a long part is then gone in one search), and it runs for
+/// at most [`SHRINK_TIME_MIN`] or [`SHRINK_TIME_FACTOR`] times what the search of the whole part
+/// took, whichever is longer, within the budget's deadline: the verdict is known by then, and
+/// an explanation should not cost a hundred times the check. A shrink cut short says so.
 fn shrink<'a>(
     kind: ModelKind,
     initial: &Value,
     ops: &[&'a Op],
+    stuck: &Stuck,
     budget: &Budget,
 ) -> (Vec<&'a Op>, bool) {
+    let started = Instant::now();
     let mut current: Vec<&Op> = ops.to_vec();
+    if let Some(cut) = ops.get(stuck.op).and_then(|o| o.ret) {
+        let prefix: Vec<&Op> = ops.iter().filter(|o| o.call < cut).copied().collect();
+        if prefix.len() < current.len()
+            && matches!(
+                crate::search_part(kind, initial, &prefix, budget),
+                SearchResult::Invalid(_)
+            )
+        {
+            current = prefix;
+        }
+    }
+    let allowed = (started.elapsed() * SHRINK_TIME_FACTOR).max(SHRINK_TIME_MIN);
+    let budget = &Budget::new(
+        Some(
+            budget
+                .deadline
+                .map_or(started + allowed, |d| d.min(started + allowed)),
+        ),
+        budget.memory_bytes,
+    );
     let mut searches = 0;
     let mut chunk = (current.len() / 2).max(1);
     loop {

@@ -459,7 +459,9 @@ fn search_with<M: Model, K: OpSet>(
                 let grown = (memo.capacity().max(16) as u64 * 2) * slot_bytes * 8 / 7;
                 let total = held.report(table + memo_heap + frame_bytes);
                 if let Some(reason) = spent(budget, total + grown) {
-                    held.keep = budget.memory_bytes.is_some_and(|limit| total + grown > limit);
+                    held.keep = budget
+                        .memory_bytes
+                        .is_some_and(|limit| total + grown > limit);
                     return SearchResult::Unknown(reason);
                 }
             }
@@ -487,10 +489,7 @@ fn search_with<M: Model, K: OpSet>(
                 }
                 best_depth = stack.len();
                 best.op = frame.blocking;
-                best.prefix = stack
-                    .iter()
-                    .map(|f| list.nodes[f.cands[f.at]].op)
-                    .collect();
+                best.prefix = stack.iter().map(|f| list.nodes[f.cands[f.at]].op).collect();
                 if best.states.len() < 16 {
                     best.states.insert(model.describe(&state));
                 }
