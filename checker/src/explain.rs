@@ -241,8 +241,8 @@ fn join_or(items: &[String]) -> String {
 ///
 /// It starts from the ops called before the op the search got stuck on returned, when that
 /// prefix is already invalid (most of a long part is then gone in one search), and it runs for
-/// at most [`SHRINK_TIME_MIN`] or [`SHRINK_TIME_FACTOR`] times what the search of the whole part
-/// took, whichever is longer, within the budget's deadline: the verdict is known by then, and
+/// at most [`SHRINK_TIME_MIN`] or [`SHRINK_TIME_FACTOR`] times what its first search (of that
+/// prefix) took, whichever is longer, within the budget's deadline: the verdict is known by then, and
 /// an explanation should not cost a hundred times the check. A shrink cut short says so.
 fn shrink<'a>(
     kind: ModelKind,
