@@ -546,3 +546,83 @@ fn an_anomaly_with_repeated_values_names_a_write_only_when_no_other_write_of_the
     );
     assert!(!a.starts_with("a stale read"), "{a}");
 }
+
+/// `n` concurrent writes of distinct values on `key` and a read, concurrent with all of them,
+/// of a value none wrote: the search tries every subset of the writes before it gives up.
+fn blow_up(key: &str, n: u64) -> String {
+    let mut lines = Vec::new();
+    for p in 0..n {
+        lines.push(format!(
+            r#"{{"type":"invoke","process":{p},"f":"write","key":"{key}","value":{p}}}"#
+        ));
+    }
+    lines.push(format!(
+        r#"{{"type":"invoke","process":{n},"f":"read","key":"{key}","value":null}}"#
+    ));
+    for p in 0..n {
+        lines.push(format!(
+            r#"{{"type":"ok","process":{p},"f":"write","key":"{key}","value":{p}}}"#
+        ));
+    }
+    lines.push(format!(
+        r#"{{"type":"ok","process":{n},"f":"read","key":"{key}","value":1000}}"#
+    ));
+    lines.join("\n")
+}
+
+#[test]
+fn the_first_invalid_key_stops_the_others_unless_all_keys_are_asked_for() {
+    // Key "a" is invalid at once; key "z" would search 2^40 subsets.
+    let text = format!(
+        "{}\n{}",
+        blow_up("a", 1),
+        blow_up("z", 40).replace("process\":", "process\":10")
+    );
+    let h = jsonl(&text);
+    let opts = Options {
+        time_limit: Some(std::time::Duration::from_secs(60)),
+        ..Options::default()
+    };
+    let started = std::time::Instant::now();
+    let r = check(&h, &opts);
+    assert_eq!(r.verdict, Verdict::Invalid);
+    assert_eq!(
+        r.not_searched,
+        vec!["key z".to_string()],
+        "{}",
+        r.render_text()
+    );
+    assert!(
+        r.render_text().contains("not searched to the end"),
+        "{}",
+        r.render_text()
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    // With every key asked for, the small invalid one is still invalid and nothing is skipped
+    // (the blow-up then ends at the limit: a short one here).
+    let opts = Options {
+        all_parts: true,
+        time_limit: Some(std::time::Duration::from_millis(300)),
+        ..Options::default()
+    };
+    let r = check(&jsonl(&blow_up("a", 1)), &opts);
+    assert_eq!(r.verdict, Verdict::Invalid);
+    assert!(r.not_searched.is_empty());
+    let r = check(&h, &opts);
+    assert_eq!(r.verdict, Verdict::Invalid);
+    assert!(r.not_searched.is_empty(), "{:?}", r.not_searched);
+    assert!(
+        r.unknown_reasons
+            .iter()
+            .any(|u| u.contains("key z") && u.contains("time limit")),
+        "{:?}",
+        r.unknown_reasons
+    );
+}
+
+#[test]
+fn a_history_with_no_operations_is_not_valid() {
+    let r = check(&History::default(), &Options::default());
+    assert_eq!(r.verdict, Verdict::Unknown);
+    assert_eq!(r.unknown_reasons, vec![checker::NO_OPERATIONS.to_string()]);
+}

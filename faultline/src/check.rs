@@ -197,7 +197,7 @@ fn options(args: &CheckArgs) -> Result<checker::Options> {
         memory_limit_bytes: Some(args.memory_limit << 20),
         explain: true,
         started: None,
-        ..checker::Options::default()
+        all_parts: args.all_keys,
     })
 }
 

@@ -281,13 +281,21 @@ pub struct CheckArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Budget per file in seconds; when spent the verdict is `unknown`, never a hang.
+    /// Budget per file in seconds, counted from before the file is read: parsing, pruning,
+    /// search and explanation; when spent the verdict is `unknown`, never a hang.
     #[arg(long, value_name = "S", default_value_t = 60.0)]
     pub time_limit: f64,
 
-    /// Memory budget per file in MiB for the search's memo; when spent the verdict is `unknown`.
+    /// Memory budget per file in MiB: what the searches of all its keys hold at once (memo
+    /// tables, the states they own, stacks), not the parsed history itself; when spent the
+    /// verdict is `unknown`.
     #[arg(long, value_name = "MIB", default_value_t = 4096)]
     pub memory_limit: u64,
+
+    /// Search every key to the end, even after one was found invalid (by default the others
+    /// stop, and the result lists them as not searched).
+    #[arg(long)]
+    pub all_keys: bool,
 
     /// Search engine: `fast` (ours) or `stateright` (its LinearizabilityTester, small histories).
     #[arg(long, value_enum, default_value_t = Engine::Fast)]
