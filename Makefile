@@ -62,8 +62,12 @@ fmt:
 clippy:
 	$(CARGO) clippy --workspace --all-targets -j$(JOBS) -- -D warnings
 
+# The differential test (100,000 random histories against two oracles) runs on its own, so that
+# its count, shares and time are printed.
+DIFFTEST := small_random_histories_agree_with_both_oracles
 unit:
-	$(CARGO) test --workspace -j$(JOBS)
+	$(CARGO) test --workspace -j$(JOBS) -- --skip $(DIFFTEST)
+	$(CARGO) test -p checker --test differential -j$(JOBS) -- --nocapture --exact $(DIFFTEST)
 
 build:
 	$(CARGO) build --workspace -j$(JOBS)
