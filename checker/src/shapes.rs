@@ -398,20 +398,8 @@ pub fn small(seed: u64) -> History {
 
 /// The most ops open at once (called and not yet returned; `info` ops stay open to the end).
 pub fn pending_at_once(history: &History) -> usize {
-    let mut points: Vec<(u64, i64)> = Vec::with_capacity(history.ops.len() * 2);
-    for op in &history.ops {
-        points.push((op.call, 1));
-        if let Some(r) = op.ret {
-            points.push((r, -1));
-        }
-    }
-    points.sort_unstable();
-    let (mut now, mut most) = (0i64, 0i64);
-    for (_, d) in points {
-        now += d;
-        most = most.max(now);
-    }
-    most as usize
+    let ops: Vec<&histories::Op> = history.ops.iter().collect();
+    crate::wgl::max_concurrency(&ops)
 }
 
 #[cfg(test)]
