@@ -62,7 +62,7 @@ fmt:
 clippy:
 	$(CARGO) clippy --workspace --all-targets -j$(JOBS) -- -D warnings
 
-# The differential test (100,000 random histories against two oracles) runs on its own, so that
+# The differential test (300,000 random histories against two oracles) runs on its own, so that
 # its count, shares and time are printed.
 DIFFTEST := small_random_histories_agree_with_both_oracles
 unit:

@@ -11,7 +11,7 @@
 //! `testdata/regressions/`. Larger histories are checked against what their construction
 //! guarantees. See docs/testing-checker.md.
 //!
-//! Environment: `FAULTLINE_DIFF_CASES` (default 100000), `FAULTLINE_DIFF_SEED` (base seed,
+//! Environment: `FAULTLINE_DIFF_CASES` (default 300000), `FAULTLINE_DIFF_SEED` (base seed,
 //! default 0), `FAULTLINE_DIFF_REPRO=<case seed>` (run and print that one case only),
 //! `FAULTLINE_DIFF_WRITE=0` (do not write fixtures).
 
@@ -190,7 +190,7 @@ fn small_random_histories_agree_with_both_oracles() {
         assert!(verdicts.agree(), "{}", report(&case, verdicts, false));
         return;
     }
-    let cases = env_u64("FAULTLINE_DIFF_CASES", 100_000);
+    let cases = env_u64("FAULTLINE_DIFF_CASES", 300_000);
     let base = env_u64("FAULTLINE_DIFF_SEED", 0);
     let write = env_u64("FAULTLINE_DIFF_WRITE", 1) != 0;
     let tally = (0..cases)
