@@ -12,16 +12,16 @@ use crate::report::key_name;
 use crate::wgl::{Budget, SearchResult, Stuck};
 use histories::{History, Op, Outcome, Value, F};
 use serde::Serialize;
-use std::time::{Duration, Instant};
 
 /// Most searches one shrink may run.
 const SHRINK_SEARCHES_MAX: usize = 2_000;
 
-/// A shrink may always take this long (within the check's deadline).
-const SHRINK_TIME_MIN: Duration = Duration::from_millis(20);
+/// Search steps a shrink may always take (within the check's deadline): a bound in steps, not
+/// time, so that the explanation of a history is the same on a fast and on a loaded machine.
+const SHRINK_STEPS_MIN: u64 = 20_000;
 
-/// ... or this many times what its first search took, if that is longer.
-const SHRINK_TIME_FACTOR: u32 = 20;
+/// ... or this many times the steps of its first search, if that is more.
+const SHRINK_STEPS_FACTOR: u64 = 8;
 
 /// One op as shown in an explanation.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -240,10 +240,10 @@ fn join_or(items: &[String]) -> String {
 /// shrink ran to completion.
 ///
 /// It starts from the ops called before the op the search got stuck on returned, when that
-/// prefix is already invalid (most of a long part is then gone in one search), and it runs for
-/// at most [`SHRINK_TIME_MIN`] or [`SHRINK_TIME_FACTOR`] times what its first search (of that
-/// prefix) took, whichever is longer, within the budget's deadline: the verdict is known by then, and
-/// an explanation should not cost a hundred times the check. A shrink cut short says so.
+/// prefix is already invalid (most of a long part is then gone in one search), and it takes at
+/// most [`SHRINK_STEPS_MIN`] search steps or [`SHRINK_STEPS_FACTOR`] times the steps of its
+/// first search, whichever is more, within the budget's deadline: the verdict is known by then,
+/// and an explanation should not cost a hundred times the check. A shrink cut short says so.
 fn shrink<'a>(
     kind: ModelKind,
     initial: &Value,
@@ -251,35 +251,31 @@ fn shrink<'a>(
     stuck: &Stuck,
     budget: &Budget,
 ) -> (Vec<&'a Op>, bool) {
-    let started = Instant::now();
     let mut current: Vec<&Op> = ops.to_vec();
+    let first = Budget::new(budget.deadline, budget.memory_bytes);
     if let Some(cut) = ops.get(stuck.op).and_then(|o| o.ret) {
         let prefix: Vec<&Op> = ops.iter().filter(|o| o.call < cut).copied().collect();
         if prefix.len() < current.len()
             && matches!(
-                crate::search_part(kind, initial, &prefix, budget),
+                crate::search_part(kind, initial, &prefix, &first),
                 SearchResult::Invalid(_)
             )
         {
             current = prefix;
         }
     }
-    let allowed = (started.elapsed() * SHRINK_TIME_FACTOR).max(SHRINK_TIME_MIN);
-    let budget = &Budget::new(
-        Some(
-            budget
-                .deadline
-                .map_or(started + allowed, |d| d.min(started + allowed)),
-        ),
-        budget.memory_bytes,
-    );
+    let first_steps = first.pool.steps.load(std::sync::atomic::Ordering::Relaxed);
+    let budget = &Budget {
+        steps_max: Some((first_steps * SHRINK_STEPS_FACTOR).max(SHRINK_STEPS_MIN)),
+        ..Budget::new(budget.deadline, budget.memory_bytes)
+    };
     let mut searches = 0;
     let mut chunk = (current.len() / 2).max(1);
     loop {
         let mut i = 0;
         let mut changed = false;
         while i < current.len() {
-            if searches >= SHRINK_SEARCHES_MAX || budget.expired() {
+            if searches >= SHRINK_SEARCHES_MAX || budget.exhausted() {
                 return (current, false);
             }
             let end = (i + chunk).min(current.len());

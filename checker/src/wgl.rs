@@ -41,6 +41,9 @@ pub struct Budget {
     /// Give up when the searches under this budget together hold more than this many bytes
     /// (memo tables, the states they own on the heap, and the search stacks).
     pub memory_bytes: Option<u64>,
+    /// Give up when the searches under this budget have taken this many steps in all (a
+    /// deterministic bound, for work whose result must not depend on the machine's speed).
+    pub steps_max: Option<u64>,
     /// What the searches under this budget hold now, and whether they were told to stop.
     pub pool: Arc<Pool>,
 }
@@ -54,6 +57,8 @@ pub struct Pool {
     pub peak: AtomicU64,
     /// Set when the verdict is known (a part is invalid): the others stop.
     pub stop: AtomicBool,
+    /// Search steps taken under this budget (counted at budget checks and when a search ends).
+    pub steps: AtomicU64,
 }
 
 impl Budget {
@@ -62,6 +67,7 @@ impl Budget {
         Budget {
             deadline,
             memory_bytes,
+            steps_max: None,
             pool: Arc::default(),
         }
     }
@@ -84,6 +90,14 @@ impl Budget {
     /// The time left is gone?
     pub fn expired(&self) -> bool {
         self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// The time or the steps are gone?
+    pub fn exhausted(&self) -> bool {
+        self.expired()
+            || self
+                .steps_max
+                .is_some_and(|max| self.pool.steps.load(Ordering::Relaxed) >= max)
     }
 }
 
@@ -388,6 +402,7 @@ fn search_with<M: Model, K: OpSet>(
     let mut steps = 0u64;
     // Backtracking also counts steps, so the check is on a threshold, not a multiple.
     let mut next_check = BUDGET_CHECK_STEPS;
+    let mut counted = 0u64;
     let mut best = Stuck::default();
     let mut best_depth = 0usize;
     // A memo entry: the table's slot (key, state, one control byte), what the key and the
@@ -405,6 +420,11 @@ fn search_with<M: Model, K: OpSet>(
         steps += 1;
         if steps >= next_check {
             next_check = steps + BUDGET_CHECK_STEPS;
+            budget
+                .pool
+                .steps
+                .fetch_add(steps - counted, Ordering::Relaxed);
+            counted = steps;
             let table = memo.capacity() as u64 * slot_bytes * 8 / 7;
             let total = held.report(table + memo_heap + frame_bytes);
             if let Some(reason) = spent(budget, total) {
@@ -421,6 +441,10 @@ fn search_with<M: Model, K: OpSet>(
         }
         if entry == NONE || ops[list.nodes[entry].op].ret.is_none() {
             // Every ok op is placed; the info ops left may never have happened.
+            budget
+                .pool
+                .steps
+                .fetch_add(steps - counted, Ordering::Relaxed);
             return SearchResult::Valid;
         }
         let blocking = list.nodes[entry].op;
@@ -497,6 +521,10 @@ fn search_with<M: Model, K: OpSet>(
             // Backtrack through forced frames to the last real choice.
             loop {
                 let Some(prev) = stack.pop() else {
+                    budget
+                        .pool
+                        .steps
+                        .fetch_add(steps - counted, Ordering::Relaxed);
                     return SearchResult::Invalid(best);
                 };
                 let call = prev.cands[prev.at];
@@ -543,6 +571,11 @@ fn place<M: Model, K: OpSet>(
 fn spent(budget: &Budget, held_bytes: u64) -> Option<String> {
     if budget.stopped() {
         return Some(STOPPED.to_string());
+    }
+    if let Some(max) = budget.steps_max {
+        if budget.pool.steps.load(Ordering::Relaxed) >= max {
+            return Some(format!("step limit reached ({max} steps)"));
+        }
     }
     if budget.expired() {
         return Some("time limit reached".to_string());
