@@ -109,6 +109,10 @@ impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
 /// Lines parsed together (in parallel) before they are validated in order.
 const BATCH_LINES: usize = 16_384;
 
+/// A batch of fewer lines than this is parsed on the calling thread: below it, handing the lines
+/// to rayon's pool costs more than parsing them (a line parses in about a microsecond).
+const PARALLEL_LINES_MIN: usize = 2_048;
+
 /// What one line holds.
 enum Parsed {
     Blank,
@@ -119,10 +123,33 @@ enum Parsed {
 }
 
 /// A batch of lines read from the input: the bytes, where each line ends, its first line number.
+#[derive(Default)]
 struct Batch {
     buf: Vec<u8>,
     ends: Vec<usize>,
     first_line: u64,
+}
+
+impl Batch {
+    /// Parses every line of the batch into `lines` (emptied first), in parallel when the batch
+    /// is large enough to gain from it.
+    fn parse_into(&self, lines: &mut Vec<Result<Parsed, Error>>, source: &str) {
+        use rayon::prelude::*;
+        lines.clear();
+        let line = |k: usize| {
+            let from = if k == 0 { 0 } else { self.ends[k - 1] };
+            parse_line(
+                &self.buf[from..self.ends[k]],
+                self.first_line + k as u64,
+                source,
+            )
+        };
+        if self.ends.len() < PARALLEL_LINES_MIN {
+            lines.extend((0..self.ends.len()).map(line));
+        } else {
+            lines.par_extend((0..self.ends.len()).into_par_iter().map(line));
+        }
+    }
 }
 
 /// Parsed lines of one batch, in file order.
@@ -136,7 +163,8 @@ struct ParsedBatch {
 /// A three-stage pipeline, so that reading, parsing and validating overlap: the calling thread
 /// reads batches of [`BATCH_LINES`] lines into reused buffers; a parser thread parses each batch
 /// in parallel (rayon); a validator thread feeds the events to `validator` in file order. Memory
-/// stays bounded by a few batches, and the first error in file order is the one reported.
+/// stays bounded by a few batches, and the first error in file order is the one reported. An
+/// input of less than one batch is read, parsed and validated on the calling thread alone.
 pub fn read<R: BufRead>(
     mut reader: R,
     source: &str,
@@ -149,6 +177,18 @@ pub fn read<R: BufRead>(
         // a small pool, so read, parse (in parallel, this thread taking part) and validate in turn.
         return read_in_pool(reader, source, validator, stats);
     }
+    // The first batch is read here: an input that fits in it (most files) is parsed and
+    // validated on this thread, without starting the pipeline's threads.
+    let mut first = Batch::default();
+    let mut line_no = 0u64;
+    fill_batch(&mut reader, source, stats, &mut first, &mut line_no)?;
+    if first.ends.len() < BATCH_LINES {
+        let mut done = Validated::default();
+        let mut lines = Vec::new();
+        first.parse_into(&mut lines, source);
+        validate_batch(&mut lines, first.first_line, source, validator, &mut done)?;
+        return Ok(done.finish(stats));
+    }
     use std::sync::mpsc::sync_channel;
     let (batch_tx, batch_rx) = sync_channel::<Batch>(2);
     let (parsed_tx, parsed_rx) = sync_channel::<ParsedBatch>(2);
@@ -156,19 +196,9 @@ pub fn read<R: BufRead>(
     let (free_parsed_tx, free_parsed_rx) = sync_channel::<Vec<Result<Parsed, Error>>>(4);
     std::thread::scope(|scope| {
         let parser = scope.spawn(move || {
-            use rayon::prelude::*;
             for batch in batch_rx {
                 let mut lines = free_parsed_rx.try_recv().unwrap_or_default();
-                lines.clear();
-                let Batch {
-                    buf,
-                    ends,
-                    first_line,
-                } = &batch;
-                lines.par_extend((0..ends.len()).into_par_iter().map(|k| {
-                    let from = if k == 0 { 0 } else { ends[k - 1] };
-                    parse_line(&buf[from..ends[k]], first_line + k as u64, source)
-                }));
+                batch.parse_into(&mut lines, source);
                 let first_line = batch.first_line;
                 let _ = free_tx.try_send(batch);
                 if parsed_tx.send(ParsedBatch { lines, first_line }).is_err() {
@@ -185,7 +215,10 @@ pub fn read<R: BufRead>(
             }
             Ok(done)
         });
-        let read_result = read_batches(&mut reader, source, stats, &batch_tx, &free_rx);
+        let read_result = match batch_tx.send(first) {
+            Ok(()) => read_batches(&mut reader, source, stats, line_no, &batch_tx, &free_rx),
+            Err(_) => Ok(()),
+        };
         drop(batch_tx);
         let parsed = parser.join();
         let checked = checker.join();
@@ -207,9 +240,7 @@ pub fn read<R: BufRead>(
             Ok(Err(e)) => Err(e),
             Ok(Ok(done)) => {
                 read_result?;
-                stats.events += done.events;
-                stats.torn_last_line = done.torn;
-                Ok(done.header)
+                Ok(done.finish(stats))
             }
         }
     })
@@ -221,6 +252,15 @@ struct Validated {
     header: Option<serde_json::Value>,
     events: u64,
     torn: Option<TornLine>,
+}
+
+impl Validated {
+    /// Adds what was found to `stats`; returns the header.
+    fn finish(self, stats: &mut Stats) -> Option<serde_json::Value> {
+        stats.events += self.events;
+        stats.torn_last_line = self.torn;
+        self.header
+    }
 }
 
 /// Feeds one parsed batch to the validator in file order.
@@ -258,13 +298,8 @@ fn read_in_pool<R: BufRead>(
     validator: &mut Validator,
     stats: &mut Stats,
 ) -> Result<Option<serde_json::Value>, Error> {
-    use rayon::prelude::*;
     let mut done = Validated::default();
-    let mut batch = Batch {
-        buf: Vec::new(),
-        ends: Vec::new(),
-        first_line: 0,
-    };
+    let mut batch = Batch::default();
     let mut lines = Vec::new();
     let mut line_no = 0u64;
     loop {
@@ -272,21 +307,10 @@ fn read_in_pool<R: BufRead>(
         if batch.ends.is_empty() {
             break;
         }
-        let Batch {
-            buf,
-            ends,
-            first_line,
-        } = &batch;
-        lines.clear();
-        lines.par_extend((0..ends.len()).into_par_iter().map(|k| {
-            let from = if k == 0 { 0 } else { ends[k - 1] };
-            parse_line(&buf[from..ends[k]], first_line + k as u64, source)
-        }));
-        validate_batch(&mut lines, *first_line, source, validator, &mut done)?;
+        batch.parse_into(&mut lines, source);
+        validate_batch(&mut lines, batch.first_line, source, validator, &mut done)?;
     }
-    stats.events += done.events;
-    stats.torn_last_line = done.torn;
-    Ok(done.header)
+    Ok(done.finish(stats))
 }
 
 /// Reads up to [`BATCH_LINES`] lines into `batch` (emptied first).
@@ -320,22 +344,18 @@ fn fill_batch<R: BufRead>(
     Ok(())
 }
 
-/// Reads the input in batches and sends them on; stops at the end, at an error, or when the
-/// receiver is gone (it found an error).
+/// Reads the rest of the input (after line `line_no`) in batches and sends them on; stops at the
+/// end, at an error, or when the receiver is gone (it found an error).
 fn read_batches<R: BufRead>(
     reader: &mut R,
     source: &str,
     stats: &mut Stats,
+    mut line_no: u64,
     out: &std::sync::mpsc::SyncSender<Batch>,
     free: &std::sync::mpsc::Receiver<Batch>,
 ) -> Result<(), Error> {
-    let mut line_no = 0u64;
     loop {
-        let mut batch = free.try_recv().unwrap_or_else(|_| Batch {
-            buf: Vec::new(),
-            ends: Vec::new(),
-            first_line: 0,
-        });
+        let mut batch = free.try_recv().unwrap_or_default();
         fill_batch(reader, source, stats, &mut batch, &mut line_no)?;
         if batch.ends.is_empty() || out.send(batch).is_err() {
             return Ok(());
@@ -558,4 +578,66 @@ pub fn write_ops<W: Write>(ops: &[Op], w: W) -> io::Result<()> {
         out.write_all(b"\n")?;
     }
     out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    //! The reader takes one of two paths by the input's length (one batch on the calling thread,
+    //! more through the pipeline): both must give the same events, line numbers and torn tails.
+    use super::BATCH_LINES;
+    use crate::{parse_reader, Format};
+
+    /// `lines` lines: write ops completed in pairs by 4 processes (an even count).
+    fn history(lines: usize) -> String {
+        let mut s = String::new();
+        for i in 0..lines / 2 {
+            let p = i % 4;
+            s +=
+                &format!("{{\"type\":\"invoke\",\"process\":{p},\"f\":\"write\",\"value\":{i}}}\n");
+            s += &format!("{{\"type\":\"ok\",\"process\":{p},\"f\":\"write\",\"value\":{i}}}\n");
+        }
+        s
+    }
+
+    #[test]
+    fn both_paths_read_every_line_at_every_batch_boundary() {
+        for lines in [
+            2,
+            BATCH_LINES - 2,
+            BATCH_LINES,
+            BATCH_LINES + 2,
+            3 * BATCH_LINES + 6,
+        ] {
+            let loaded = parse_reader(history(lines).as_bytes(), "h", Format::Jsonl).unwrap();
+            assert_eq!(loaded.stats.lines, lines as u64, "{lines} lines");
+            assert_eq!(loaded.stats.events, lines as u64, "{lines} lines");
+            assert_eq!(loaded.history.ops.len(), lines / 2, "{lines} lines");
+        }
+    }
+
+    #[test]
+    fn an_error_in_a_later_batch_names_its_line() {
+        for bad in [3, BATCH_LINES + 7, 2 * BATCH_LINES + 1] {
+            let mut text: Vec<String> =
+                history(3 * BATCH_LINES).lines().map(String::from).collect();
+            text[bad - 1] = "{\"type\":\"okay\",\"process\":0,\"f\":\"write\",\"value\":1}".into();
+            let err = parse_reader(text.join("\n").as_bytes(), "h", Format::Jsonl).unwrap_err();
+            assert!(
+                err.to_string().starts_with(&format!("h:{bad}:")),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_torn_last_line_is_found_on_both_paths() {
+        for lines in [4, BATCH_LINES + 4] {
+            let mut text = history(lines);
+            text += "{\"type\":\"invoke\",\"process\":0,\"f\":\"wri";
+            let loaded = parse_reader(text.as_bytes(), "h", Format::Jsonl).unwrap();
+            let torn = loaded.stats.torn_last_line.expect("torn");
+            assert_eq!(torn.line, lines as u64 + 1);
+            assert_eq!(loaded.history.ops.len(), lines / 2);
+        }
+    }
 }
