@@ -1,33 +1,54 @@
 //! A deterministic simulator for the sans-I/O core: seeded network (drop, delay, reorder,
-//! duplicate, partitions), crash/restart from exactly the durable state, clients, and the
-//! checks: election safety, log matching / state machine safety over committed entries, and
-//! linearizability of client ops (a small WGL search; node does not depend on the checker
-//! crate). Every failure message carries the seed: `SIM_SEED=<seed>` replays it.
+//! duplicate, partitions), a disk that may take ticks to make a write durable, crash/restart
+//! from exactly the durable state, clients, and the checks: the driver contract, election
+//! safety, log matching / state machine safety over committed entries, and linearizability
+//! of client ops (a small WGL search; node does not depend on the checker crate). Every
+//! failure message carries the seed: `SIM_SEED=<seed>` replays it.
+//!
+//! The simulator drives the core as the runtime does, by the core's marking of each send
+//! (the driver contract, `node::core` docs): with a slow disk (`disk_delay_max > 0`) the
+//! persists of a step form a job that becomes durable some ticks later, the sends marked
+//! [`When::Now`] leave at once, and every other action waits for its job. With
+//! `disk_delay_max == 0` every job is durable within its step. [`Driver::Eager`] is a wrong
+//! driver on purpose, which performs everything at once: the contract check must catch it.
 
 #![allow(dead_code)]
 
-use node::core::{Action, Bugs, Command, Config, DurableState, Entry, Event, HardState};
-use node::core::{Input, Message, RaftNode, Reply, Snapshot};
+use crate::support::{is_persist, Disk};
+use node::core::{Action, Bug, Bugs, Command, Config, Event};
+use node::core::{Input, Message, RaftNode, Reply, When};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
-/// What a node's disk holds.
-#[derive(Clone, Default)]
-struct Disk {
-    hard: HardState,
-    snapshot: Option<Snapshot>,
-    entries: Vec<Entry>,
+/// How the simulator executes the core's actions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Driver {
+    /// By the driver contract: `Now` sends at once, the rest once its persists are durable.
+    #[default]
+    Contract,
+    /// Everything at once, ignoring `When` (a deliberately wrong driver, to show that the
+    /// contract check fires).
+    Eager,
 }
 
-impl Disk {
-    fn last_index(&self) -> u64 {
-        self.entries
-            .last()
-            .map(|e| e.index)
-            .or(self.snapshot.as_ref().map(|s| s.last_index))
-            .unwrap_or(0)
-    }
+/// The persists of one step, durable at tick `due`.
+struct Job {
+    id: u64,
+    due: u64,
+    actions: Vec<Action>,
+}
+
+/// One node's disk queue and the actions waiting for it.
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<Job>,
+    /// The last job submitted.
+    submitted: u64,
+    /// The last job durable.
+    durable: u64,
+    /// Actions waiting for a job (its id) to be durable, in order.
+    held: VecDeque<(u64, Action)>,
 }
 
 /// One recorded client op.
@@ -69,6 +90,13 @@ pub struct Sim {
     pub bugs: Bugs,
     pub snapshot_entries: u64,
     pub net: NetConfig,
+    /// Most ticks a persist job takes to become durable (0: durable within its step).
+    pub disk_delay_max: u64,
+    pub driver: Driver,
+    queues: Vec<Queue>,
+    /// Sends marked `Now` performed while a persist of their node was not yet durable, by
+    /// message kind.
+    pub early_sends: BTreeMap<&'static str, u64>,
     flights: Vec<InFlight>,
     /// Blocked directions (from, to).
     cut: HashSet<(usize, usize)>,
@@ -107,6 +135,10 @@ impl Sim {
                 duplicate: 0.0,
                 delay_max: 2,
             },
+            disk_delay_max: 0,
+            driver: Driver::Contract,
+            queues: (0..n).map(|_| Queue::default()).collect(),
+            early_sends: BTreeMap::new(),
             flights: Vec::new(),
             cut: HashSet::new(),
             now: 0,
@@ -144,13 +176,8 @@ impl Sim {
     }
 
     fn boot(&mut self, i: usize) -> RaftNode {
-        let d = self.disks[i].clone();
-        let durable = DurableState {
-            hard_state: d.hard,
-            snapshot: d.snapshot.clone(),
-            entries: d.entries,
-        };
-        self.checked[i] = d.snapshot.map_or(0, |s| s.last_index);
+        let durable = self.disks[i].durable_state();
+        self.checked[i] = durable.snapshot.as_ref().map_or(0, |s| s.last_index);
         RaftNode::restore(self.config(i), durable)
     }
 
@@ -169,7 +196,9 @@ impl Sim {
 
     pub fn crash(&mut self, i: usize) {
         if self.nodes[i].take().is_some() {
-            if self.bugs.no_fsync {
+            // What was not durable yet is lost, and so is what waited for it.
+            self.queues[i] = Queue::default();
+            if self.bugs.has(Bug::NoFsync) {
                 self.disks[i] = self.synced[i].clone();
             }
             // Requests in flight at the crashed node are unknown.
@@ -317,80 +346,153 @@ impl Sim {
         self.execute(i, actions);
     }
 
-    /// Executes actions in order: persists first reach the disk (the ordering rule), sends and
-    /// replies after; then `Persisted` is fed back.
+    /// Executes a step's actions by the driver contract. With an instant disk the step's
+    /// persists are durable first and the other actions follow in order, then `Persisted` is
+    /// fed back; with a slow disk the persists become a job and [`Sim::complete_jobs`] feeds
+    /// `Persisted` back when it is durable.
     fn execute(&mut self, i: usize, actions: Vec<Action>) {
-        let mut persisted = None;
-        for a in actions {
-            match a {
-                Action::PersistHardState {
-                    hard_state,
-                    version,
-                } => {
-                    self.disks[i].hard = hard_state;
-                    persisted = Some(version);
-                }
-                Action::PersistEntries {
-                    truncate_from,
-                    entries,
-                } => {
-                    let d = &mut self.disks[i];
-                    if let Some(from) = truncate_from {
-                        d.entries.retain(|e| e.index < from);
-                    }
-                    for e in entries {
-                        assert_eq!(
-                            e.index,
-                            d.last_index() + 1,
-                            "{}",
-                            "persisted entries must be dense"
-                        );
-                        d.entries.push(e);
-                    }
-                    persisted.get_or_insert(0);
-                }
-                Action::PersistSnapshot { snapshot } => {
-                    let d = &mut self.disks[i];
-                    d.entries.retain(|e| e.index > snapshot.last_index);
-                    d.snapshot = Some(snapshot);
-                    persisted.get_or_insert(0);
-                }
-                Action::Send { to, msg } => {
-                    let to = self.ids.iter().position(|x| *x == to).expect("known peer");
-                    self.check_durable_before_send(i, to, &msg);
-                    self.send(i, to, msg);
-                }
-                Action::Reply { request_id, reply } => self.on_reply(request_id, reply),
-                Action::Event(Event::Leader { node, term }) => {
-                    if let Some(prev) = self.leaders.get(&term) {
-                        if *prev != node {
-                            let v = format!(
-                                "election safety: term {term} has leaders {prev} and {node}"
-                            );
-                            self.violations.push(v);
-                        }
-                    }
-                    self.leaders.insert(term, node);
-                }
-                Action::Event(_) => {}
+        let (persists, others): (Vec<Action>, Vec<Action>) =
+            actions.into_iter().partition(is_persist);
+        if self.disk_delay_max == 0 {
+            let mut persisted = None;
+            for a in &persists {
+                let version = self.disks[i].apply(a).expect("a persist");
+                persisted = Some(persisted.unwrap_or(0).max(version));
             }
-        }
-        if !self.bugs.no_fsync {
-            self.synced[i] = self.disks[i].clone();
-        }
-        if let Some(version) = persisted {
-            let last_index = self.disks[i].last_index();
-            if let Some(node) = self.nodes[i].as_mut() {
-                let more = node.step(Input::Persisted {
-                    hard_state_version: version,
-                    last_index,
-                });
-                if !more.is_empty() {
-                    self.execute(i, more);
+            for a in others {
+                self.perform(i, a, 0);
+            }
+            if !self.bugs.has(Bug::NoFsync) {
+                self.synced[i] = self.disks[i].clone();
+            }
+            if let Some(version) = persisted {
+                self.persisted(i, version);
+            }
+        } else {
+            let q = &mut self.queues[i];
+            if !persists.is_empty() {
+                q.submitted += 1;
+                let last_due = q.jobs.back().map_or(0, |j| j.due);
+                let due = (self.now + self.rng.gen_range(0..=self.disk_delay_max)).max(last_due);
+                let job = Job {
+                    id: q.submitted,
+                    due,
+                    actions: persists,
+                };
+                self.queues[i].jobs.push_back(job);
+            }
+            let waits_for = self.queues[i].submitted;
+            for a in others {
+                let now = matches!(
+                    a,
+                    Action::Send {
+                        when: When::Now,
+                        ..
+                    }
+                );
+                let q = &mut self.queues[i];
+                if now || self.driver == Driver::Eager || q.durable == q.submitted {
+                    self.perform(i, a, waits_for);
+                } else {
+                    q.held.push_back((waits_for, a));
                 }
             }
         }
         self.check_committed(i);
+    }
+
+    /// Makes node `i`'s due persist jobs durable, in order, each followed by what waited for
+    /// it; then reports `Persisted`.
+    fn complete_jobs(&mut self, i: usize) {
+        let mut version = None;
+        while self.queues[i]
+            .jobs
+            .front()
+            .is_some_and(|j| j.due <= self.now)
+        {
+            let job = self.queues[i].jobs.pop_front().expect("checked");
+            for a in &job.actions {
+                let v = self.disks[i].apply(a).expect("a persist");
+                version = Some(version.unwrap_or(0).max(v));
+            }
+            self.queues[i].durable = job.id;
+            if !self.bugs.has(Bug::NoFsync) {
+                self.synced[i] = self.disks[i].clone();
+            }
+            while self.queues[i]
+                .held
+                .front()
+                .is_some_and(|(j, _)| *j <= job.id)
+            {
+                let (j, a) = self.queues[i].held.pop_front().expect("checked");
+                self.perform(i, a, j);
+            }
+        }
+        if let Some(version) = version {
+            self.persisted(i, version);
+            self.check_committed(i);
+        }
+    }
+
+    /// Feeds `Persisted` (the disk's last index) to node `i` and executes what follows.
+    fn persisted(&mut self, i: usize, version: u64) {
+        let last_index = self.disks[i].last_index();
+        if let Some(node) = self.nodes[i].as_mut() {
+            let more = node.step(Input::Persisted {
+                hard_state_version: version,
+                last_index,
+            });
+            if !more.is_empty() {
+                self.execute(i, more);
+            }
+        }
+    }
+
+    /// Performs one non-persist action of node `i` that waits for persist job `waits_for`
+    /// (the last job submitted when it was emitted), checking the driver contract first.
+    fn perform(&mut self, i: usize, action: Action, waits_for: u64) {
+        let early = self.queues[i].durable < self.queues[i].submitted;
+        match &action {
+            Action::Send {
+                when: When::Now,
+                msg,
+                ..
+            } if early => *self.early_sends.entry(kind(msg)).or_default() += 1,
+            Action::Send {
+                when: When::Now, ..
+            } => {}
+            _ if self.queues[i].durable < waits_for => {
+                let v = format!(
+                    "driver contract: {} performed {action:?}, marked to wait for its persists, \
+                     before persist job {waits_for} was durable (durable: job {})",
+                    self.ids[i], self.queues[i].durable
+                );
+                self.violations.push(v);
+            }
+            _ => {}
+        }
+        match action {
+            Action::Send { to, msg, .. } => {
+                let to = self.ids.iter().position(|x| *x == to).expect("known peer");
+                self.check_durable_before_send(i, to, &msg);
+                self.send(i, to, msg);
+            }
+            Action::Reply { request_id, reply } => self.on_reply(request_id, reply),
+            Action::Event(Event::Leader { node, term }) => {
+                if let Some(prev) = self.leaders.get(&term) {
+                    if *prev != node {
+                        let v =
+                            format!("election safety: term {term} has leaders {prev} and {node}");
+                        self.violations.push(v);
+                    }
+                }
+                self.leaders.insert(term, node);
+            }
+            Action::Event(_) => {}
+            Action::PersistHardState { .. }
+            | Action::PersistEntries { .. }
+            | Action::PersistSnapshot { .. } => unreachable!("persists go to the disk"),
+        }
     }
 
     /// The ordering rule ("persist before you send"): a granted vote and an acknowledged
@@ -404,7 +506,7 @@ impl Sim {
                 granted: true,
                 pre: false,
             } => {
-                let vote_lost = self.bugs.vote_twice && d.hard.voted_for.is_none();
+                let vote_lost = self.bugs.has(Bug::VoteTwice) && d.hard.voted_for.is_none();
                 d.hard.term != *term
                     || !(vote_lost || d.hard.voted_for.as_deref() == Some(self.ids[to].as_str()))
             }
@@ -414,6 +516,13 @@ impl Sim {
                 term,
                 ..
             } => d.last_index() < *match_index || d.hard.term != *term,
+            Message::Vote {
+                term, pre: false, ..
+            } => {
+                let vote_lost = self.bugs.has(Bug::VoteTwice) && d.hard.voted_for.is_none();
+                d.hard.term != *term
+                    || !(vote_lost || d.hard.voted_for.as_ref() == Some(&self.ids[i]))
+            }
             _ => false,
         };
         if broken {
@@ -458,13 +567,11 @@ impl Sim {
         op.result = match reply {
             Reply::ReadOk(v) => Some(Ok(Some(v))),
             Reply::WriteOk | Reply::CasOk => Some(Ok(None)),
-            Reply::Error { code: 20, .. } if matches!(op.cmd, Command::Read { .. }) => {
-                Some(Ok(None))
+            Reply::KeyMissing if matches!(op.cmd, Command::Read { .. }) => Some(Ok(None)),
+            Reply::NotLeader { .. } | Reply::KeyMissing | Reply::PreconditionFailed { .. } => {
+                Some(Err(()))
             }
-            Reply::Error {
-                code: 11 | 20 | 22, ..
-            } => Some(Err(())),
-            Reply::Error { .. } => None, // indefinite
+            Reply::LeadershipLost | Reply::EntryReplaced => None, // indefinite
         };
         if op.result.is_none() {
             op.ret = None;
@@ -496,10 +603,14 @@ impl Sim {
         self.checked[i] = self.checked[i].max(commit);
     }
 
-    /// Advances time by one tick: deliveries, then a tick on every live node.
+    /// Advances time by one tick: persist jobs that are due, deliveries, then a tick on every
+    /// live node.
     pub fn tick(&mut self) {
         self.now += 1;
         let now = self.now;
+        for i in 0..self.n() {
+            self.complete_jobs(i);
+        }
         let mut due: Vec<InFlight> = Vec::new();
         let mut later = Vec::new();
         for f in self.flights.drain(..) {
@@ -528,7 +639,7 @@ impl Sim {
         for i in 0..self.n() {
             self.step(i, Input::Tick);
         }
-        if self.bugs.no_fsync && now.is_multiple_of(WRITEBACK_TICKS) {
+        if self.bugs.has(Bug::NoFsync) && now.is_multiple_of(WRITEBACK_TICKS) {
             self.synced = self.disks.clone();
         }
     }
@@ -584,6 +695,18 @@ impl Sim {
             return Err(self.fail(&e));
         }
         Ok(())
+    }
+}
+
+/// A message's kind, for counts.
+pub fn kind(msg: &Message) -> &'static str {
+    match msg {
+        Message::Vote { .. } => "Vote",
+        Message::VoteResp { .. } => "VoteResp",
+        Message::Append { .. } => "Append",
+        Message::AppendResp { .. } => "AppendResp",
+        Message::Snap { .. } => "Snap",
+        Message::SnapResp { .. } => "SnapResp",
     }
 }
 
