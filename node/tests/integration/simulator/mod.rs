@@ -8,48 +8,25 @@
 //! The simulator drives the core as the runtime does, by the core's marking of each send
 //! (the driver contract, `node::core` docs): with a slow disk (`disk_delay_max > 0`) the
 //! persists of a step form a job that becomes durable some ticks later, the sends marked
-//! [`When::Now`] leave at once, and every other action waits for its job. With
+//! `When::Now` leave at once, and every other action waits for its job. With
 //! `disk_delay_max == 0` every job is durable within its step. [`Driver::Eager`] is a wrong
 //! driver on purpose, which performs everything at once: the contract check must catch it.
 
 #![allow(dead_code)]
 
-use crate::support::{is_persist, Disk};
-use node::core::{Action, Bug, Bugs, Command, Config, Event};
-use node::core::{Input, Message, RaftNode, Reply, When};
+mod driver;
+mod linearizable;
+
+pub use driver::Driver;
+use driver::Queue;
+pub use linearizable::linearizable;
+
+use crate::support::Disk;
+use node::core::{Bug, Bugs, Command, Config};
+use node::core::{Input, Message, RaftNode, Reply};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-
-/// How the simulator executes the core's actions.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Driver {
-    /// By the driver contract: `Now` sends at once, the rest once its persists are durable.
-    #[default]
-    Contract,
-    /// Everything at once, ignoring `When` (a deliberately wrong driver, to show that the
-    /// contract check fires).
-    Eager,
-}
-
-/// The persists of one step, durable at tick `due`.
-struct Job {
-    id: u64,
-    due: u64,
-    actions: Vec<Action>,
-}
-
-/// One node's disk queue and the actions waiting for it.
-#[derive(Default)]
-struct Queue {
-    jobs: VecDeque<Job>,
-    /// The last job submitted.
-    submitted: u64,
-    /// The last job durable.
-    durable: u64,
-    /// Actions waiting for a job (its id) to be durable, in order.
-    held: VecDeque<(u64, Action)>,
-}
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// One recorded client op.
 #[derive(Clone, Debug)]
@@ -346,155 +323,6 @@ impl Sim {
         self.execute(i, actions);
     }
 
-    /// Executes a step's actions by the driver contract. With an instant disk the step's
-    /// persists are durable first and the other actions follow in order, then `Persisted` is
-    /// fed back; with a slow disk the persists become a job and [`Sim::complete_jobs`] feeds
-    /// `Persisted` back when it is durable.
-    fn execute(&mut self, i: usize, actions: Vec<Action>) {
-        let (persists, others): (Vec<Action>, Vec<Action>) =
-            actions.into_iter().partition(is_persist);
-        if self.disk_delay_max == 0 {
-            let mut persisted = None;
-            for a in &persists {
-                let version = self.disks[i].apply(a).expect("a persist");
-                persisted = Some(persisted.unwrap_or(0).max(version));
-            }
-            for a in others {
-                self.perform(i, a, 0);
-            }
-            if !self.bugs.has(Bug::NoFsync) {
-                self.synced[i] = self.disks[i].clone();
-            }
-            if let Some(version) = persisted {
-                self.persisted(i, version);
-            }
-        } else {
-            let q = &mut self.queues[i];
-            if !persists.is_empty() {
-                q.submitted += 1;
-                let last_due = q.jobs.back().map_or(0, |j| j.due);
-                let due = (self.now + self.rng.gen_range(0..=self.disk_delay_max)).max(last_due);
-                let job = Job {
-                    id: q.submitted,
-                    due,
-                    actions: persists,
-                };
-                self.queues[i].jobs.push_back(job);
-            }
-            let waits_for = self.queues[i].submitted;
-            for a in others {
-                let now = matches!(
-                    a,
-                    Action::Send {
-                        when: When::Now,
-                        ..
-                    }
-                );
-                let q = &mut self.queues[i];
-                if now || self.driver == Driver::Eager || q.durable == q.submitted {
-                    self.perform(i, a, waits_for);
-                } else {
-                    q.held.push_back((waits_for, a));
-                }
-            }
-        }
-        self.check_committed(i);
-    }
-
-    /// Makes node `i`'s due persist jobs durable, in order, each followed by what waited for
-    /// it; then reports `Persisted`.
-    fn complete_jobs(&mut self, i: usize) {
-        let mut version = None;
-        while self.queues[i]
-            .jobs
-            .front()
-            .is_some_and(|j| j.due <= self.now)
-        {
-            let job = self.queues[i].jobs.pop_front().expect("checked");
-            for a in &job.actions {
-                let v = self.disks[i].apply(a).expect("a persist");
-                version = Some(version.unwrap_or(0).max(v));
-            }
-            self.queues[i].durable = job.id;
-            if !self.bugs.has(Bug::NoFsync) {
-                self.synced[i] = self.disks[i].clone();
-            }
-            while self.queues[i]
-                .held
-                .front()
-                .is_some_and(|(j, _)| *j <= job.id)
-            {
-                let (j, a) = self.queues[i].held.pop_front().expect("checked");
-                self.perform(i, a, j);
-            }
-        }
-        if let Some(version) = version {
-            self.persisted(i, version);
-            self.check_committed(i);
-        }
-    }
-
-    /// Feeds `Persisted` (the disk's last index) to node `i` and executes what follows.
-    fn persisted(&mut self, i: usize, version: u64) {
-        let last_index = self.disks[i].last_index();
-        if let Some(node) = self.nodes[i].as_mut() {
-            let more = node.step(Input::Persisted {
-                hard_state_version: version,
-                last_index,
-            });
-            if !more.is_empty() {
-                self.execute(i, more);
-            }
-        }
-    }
-
-    /// Performs one non-persist action of node `i` that waits for persist job `waits_for`
-    /// (the last job submitted when it was emitted), checking the driver contract first.
-    fn perform(&mut self, i: usize, action: Action, waits_for: u64) {
-        let early = self.queues[i].durable < self.queues[i].submitted;
-        match &action {
-            Action::Send {
-                when: When::Now,
-                msg,
-                ..
-            } if early => *self.early_sends.entry(kind(msg)).or_default() += 1,
-            Action::Send {
-                when: When::Now, ..
-            } => {}
-            _ if self.queues[i].durable < waits_for => {
-                let v = format!(
-                    "driver contract: {} performed {action:?}, marked to wait for its persists, \
-                     before persist job {waits_for} was durable (durable: job {})",
-                    self.ids[i], self.queues[i].durable
-                );
-                self.violations.push(v);
-            }
-            _ => {}
-        }
-        match action {
-            Action::Send { to, msg, .. } => {
-                let to = self.ids.iter().position(|x| *x == to).expect("known peer");
-                self.check_durable_before_send(i, to, &msg);
-                self.send(i, to, msg);
-            }
-            Action::Reply { request_id, reply } => self.on_reply(request_id, reply),
-            Action::Event(Event::Leader { node, term }) => {
-                if let Some(prev) = self.leaders.get(&term) {
-                    if *prev != node {
-                        let v =
-                            format!("election safety: term {term} has leaders {prev} and {node}");
-                        self.violations.push(v);
-                    }
-                }
-                self.leaders.insert(term, node);
-            }
-            Action::Event(_) => {}
-            Action::PersistHardState { .. }
-            | Action::PersistEntries { .. }
-            | Action::PersistSnapshot { .. } => unreachable!("persists go to the disk"),
-        }
-    }
-
     /// The ordering rule ("persist before you send"): a granted vote and an acknowledged
     /// append leave the node only once what they promise is on its disk. (Planted
     /// `vote-twice` leaves the vote out of the disk on purpose, so only the term is checked.)
@@ -708,73 +536,6 @@ pub fn kind(msg: &Message) -> &'static str {
         Message::Snap { .. } => "Snap",
         Message::SnapResp { .. } => "SnapResp",
     }
-}
-
-/// Per-key WGL (Wing & Gong) with memo over (linearized set, value): small histories only.
-pub fn linearizable(ops: &[ClientOp]) -> Result<(), String> {
-    let mut keys: BTreeMap<&str, Vec<&ClientOp>> = BTreeMap::new();
-    for op in ops {
-        if !matches!(op.result, Some(Err(()))) {
-            keys.entry(op.key.as_str()).or_default().push(op);
-        }
-    }
-    for (key, ops) in keys {
-        if !key_linearizable(&ops) {
-            return Err(format!(
-                "linearizability: key {key} ({} ops) has no linearization",
-                ops.len()
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn legal(state: Option<i64>, op: &ClientOp) -> Option<Option<i64>> {
-    match (&op.cmd, &op.result) {
-        (Command::Read { .. }, Some(Ok(v))) => (*v == state).then_some(state),
-        (Command::Read { .. }, _) => Some(state),
-        (Command::Write { value, .. }, _) => Some(Some(*value)),
-        (Command::Cas { from, to, .. }, _) => (state == Some(*from)).then_some(Some(*to)),
-    }
-}
-
-fn key_linearizable(ops: &[&ClientOp]) -> bool {
-    // Drop unknown reads (they constrain nothing); order by call.
-    let ops: Vec<&ClientOp> = ops
-        .iter()
-        .copied()
-        .filter(|o| !(matches!(o.cmd, Command::Read { .. }) && o.result.is_none()))
-        .collect();
-    let n = ops.len();
-    let ret = |o: &ClientOp| o.ret.unwrap_or(u64::MAX);
-    let mut memo: HashSet<(Vec<bool>, Option<i64>)> = HashSet::new();
-    let mut stack: Vec<(Vec<bool>, Option<i64>)> = vec![(vec![false; n], None)];
-    while let Some((done, state)) = stack.pop() {
-        // Every ok op linearized: the rest are unknown and may never have happened.
-        if (0..n).all(|i| done[i] || ops[i].result.is_none()) {
-            return true;
-        }
-        if !memo.insert((done.clone(), state)) {
-            continue;
-        }
-        // Candidates: not done, called before every pending op's return.
-        let min_ret = (0..n)
-            .filter(|&i| !done[i])
-            .map(|i| ret(ops[i]))
-            .min()
-            .unwrap_or(u64::MAX);
-        for i in 0..n {
-            if done[i] || ops[i].call > min_ret {
-                continue;
-            }
-            if let Some(next) = legal(state, ops[i]) {
-                let mut d = done.clone();
-                d[i] = true;
-                stack.push((d, next));
-            }
-        }
-    }
-    false
 }
 
 /// The seeds to use: `SIM_SEED` when set (to replay one), else `SIM_SEEDS=N` (soak: seeds
