@@ -1,5 +1,5 @@
 //! [`RaftNode`]: Figure 2 of the Raft paper as a pure state machine (see the module docs of
-//! `core` for the ordering rule and the read path).
+//! `core` for the driver contract and the read path).
 //!
 //! The node's code is split by concern, each an `impl RaftNode` block:
 //! - `election`: roles, terms, RequestVote and PreVote, CheckQuorum (§5.2, §5.4.1, thesis §9.6);
@@ -76,7 +76,7 @@ struct PendingRead {
 
 /// One Raft node. Drive it with [`RaftNode::step`].
 ///
-/// `PartialEq` and `Hash` are those of [`NodeState`], the protocol state, so that a model
+/// `PartialEq` and `Hash` are those of `NodeState`, the protocol state, so that a model
 /// checker recognises states it has seen; the RNG and the action buffer stay outside it.
 #[derive(Debug, Clone)]
 pub struct RaftNode {
@@ -245,8 +245,8 @@ impl RaftNode {
         self.st.sm.kv.get(key).copied()
     }
 
-    /// Feeds one input; returns the actions to execute, in order (see the ordering rule in the
-    /// `core` module docs).
+    /// Feeds one input; returns the actions to execute, in order, each send marked with when
+    /// it may leave (the driver contract in the `core` module docs).
     pub fn step(&mut self, input: Input) -> Vec<Action> {
         let (term, commit) = (self.st.term, self.st.commit);
         match input {

@@ -323,9 +323,10 @@ impl Sim {
         self.execute(i, actions);
     }
 
-    /// The ordering rule ("persist before you send"): a granted vote and an acknowledged
-    /// append leave the node only once what they promise is on its disk. (Planted
-    /// `vote-twice` leaves the vote out of the disk on purpose, so only the term is checked.)
+    /// What the driver contract protects, checked on the disk itself whatever the driver: a
+    /// granted vote, a candidate's RequestVote and an acknowledged append leave the node only
+    /// once what they promise is on its disk. (Planted `vote-twice` leaves the vote out of the
+    /// disk on purpose, so only the term is checked.)
     fn check_durable_before_send(&mut self, i: usize, to: usize, msg: &Message) {
         let d = &self.disks[i];
         let broken = match msg {
