@@ -8,6 +8,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use node::core::Bug;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -27,8 +28,8 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', default_value = "3,5")]
     sizes: Vec<usize>,
     /// Plant a bug in every node (e.g. no-fsync, to see what fsync costs).
-    #[arg(long = "bug")]
-    bugs: Vec<String>,
+    #[arg(long = "bug", value_name = "NAME")]
+    bugs: Vec<Bug>,
 }
 
 /// Kills the children (by the PIDs we started) when dropped.
@@ -51,7 +52,7 @@ fn free_port() -> Result<u16> {
     Ok(node::ports::free_loopback_port()?)
 }
 
-fn start_cluster(n: usize, bugs: &[String]) -> Result<Cluster> {
+fn start_cluster(n: usize, bugs: &[Bug]) -> Result<Cluster> {
     let exe = std::env::current_exe()?;
     let dir = tempfile::tempdir()?;
     let mut peers = Vec::new();
@@ -82,7 +83,7 @@ fn start_cluster(n: usize, bugs: &[String]) -> Result<Cluster> {
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null());
         for b in bugs {
-            cmd.args(["--bug", b]);
+            cmd.args(["--bug", &b.name()]);
         }
         cluster
             .children
@@ -110,7 +111,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             n, args.clients, r.rate, r.p50_ms, r.p99_ms, r.errors
         );
     }
-    let fsync = if args.bugs.iter().any(|b| b == "no-fsync") {
+    let fsync = if args.bugs.contains(&Bug::NoFsync) {
         "off"
     } else {
         "on"

@@ -10,7 +10,7 @@ mod bench;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use node::core::{Bugs, Config};
+use node::core::{Bug, Bugs, Config};
 use node::runtime::{self, RuntimeConfig};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -33,6 +33,9 @@ stdout: one JSON line per event ({\"event\":\"leader\",\"node\":\"n1\",\"term\":
 struct Cli {
     #[command(subcommand)]
     command: Option<Sub>,
+    /// Print the name of every planted bug (`--bug NAME`), one a line, and exit.
+    #[arg(long)]
+    list_bugs: bool,
     #[command(flatten)]
     node: NodeArgs,
 }
@@ -75,10 +78,9 @@ struct NodeArgs {
     /// Take a snapshot when this many applied entries are in the log.
     #[arg(long, default_value_t = 10_000)]
     snapshot_entries: u64,
-    /// Plant a classic bug (repeatable): stale-read, follower-read, no-fsync, vote-twice,
-    /// commit-old-term, no-dedup, lost-truncate. Off by default.
+    /// Plant a classic bug (repeatable; off by default), to measure whether a test finds it.
     #[arg(long = "bug", value_name = "NAME")]
-    bugs: Vec<String>,
+    bugs: Vec<Bug>,
     /// Seed of the election-timeout randomness (default: derived from the id and the clock).
     #[arg(long)]
     seed: Option<u64>,
@@ -97,6 +99,12 @@ fn main() -> ExitCode {
         )
         .init();
     let cli = Cli::parse();
+    if cli.list_bugs {
+        for b in Bug::all() {
+            println!("{}", b.name());
+        }
+        return ExitCode::SUCCESS;
+    }
     let result = match cli.command {
         Some(Sub::Bench(args)) => bench::run(&args),
         None => run_node(cli.node),
@@ -137,10 +145,7 @@ fn run_node(args: NodeArgs) -> Result<()> {
     if args.election_timeout_min_ms >= args.election_timeout_max_ms || args.tick_ms == 0 {
         bail!("need 0 < --tick-ms and --election-timeout-min-ms < --election-timeout-max-ms");
     }
-    let mut bugs = Bugs::default();
-    for b in &args.bugs {
-        bugs.enable(b).map_err(|e| anyhow::anyhow!("--bug: {e}"))?;
-    }
+    let bugs = Bugs::of(&args.bugs);
     let ticks = |ms: u64| ((ms / args.tick_ms).max(1)) as u32;
     let seed = args.seed.unwrap_or_else(|| {
         let nanos = std::time::SystemTime::now()
@@ -170,7 +175,8 @@ fn run_node(args: NodeArgs) -> Result<()> {
         data_dir: data,
         tick_ms: args.tick_ms,
     };
-    tracing::info!(%id, seed, bugs = ?args.bugs, "starting");
+    let bug_names: Vec<String> = args.bugs.iter().map(|b| b.name()).collect();
+    tracing::info!(%id, seed, bugs = ?bug_names, "starting");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

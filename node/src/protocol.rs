@@ -1,6 +1,6 @@
 //! Wire formats: the `jsonl-tcp` client protocol and the peer frames.
 //!
-//! **Client protocol** (DESIGN.md, "Client protocol"): one JSON object per line each way,
+//! **Client protocol** (docs/design.md, "Client protocol"): one JSON object per line each way,
 //! bodies shaped like Maelstrom's `lin-kv` workload:
 //!
 //! ```text
@@ -15,11 +15,13 @@
 //! Error codes are Maelstrom's: 0 timeout, 11 not leader (with `"leader"` when known), 12
 //! malformed request, 13 crash, 20 key does not exist, 22 precondition failed. A malformed line
 //! gets code 12 and the connection stays open. `client`/`seq` are optional; without them a
-//! retried write is not deduplicated.
+//! retried write is not deduplicated. The core answers with typed [`Reply`]s; [`response_of`]
+//! is the one place that turns them into codes and texts.
 //!
 //! **Peer frames**: newline-delimited JSON; the first line a peer sends is
 //! `{"hello":"n2"}`, every later line is one Raft message, serialised by serde.
 
+use crate::core::Reply;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -160,6 +162,34 @@ pub fn render_response(msg_id: Option<u64>, response: &Response) -> String {
     body.to_string()
 }
 
+/// The wire form of the core's answer: Maelstrom's codes, with the texts `raft-node` has
+/// always sent.
+pub fn response_of(reply: Reply) -> Response {
+    let error = |code, text: String, leader| Response::Error { code, text, leader };
+    match reply {
+        Reply::ReadOk(v) => Response::ReadOk(v),
+        Reply::WriteOk => Response::WriteOk,
+        Reply::CasOk => Response::CasOk,
+        Reply::NotLeader { leader } => error(code::NOT_LEADER, "not leader".into(), leader),
+        Reply::KeyMissing => error(code::KEY_DOES_NOT_EXIST, "key does not exist".into(), None),
+        Reply::PreconditionFailed { expected } => error(
+            code::PRECONDITION_FAILED,
+            format!("expected {expected}"),
+            None,
+        ),
+        Reply::LeadershipLost => error(
+            code::TIMEOUT,
+            "leadership lost; the write may or may not apply".into(),
+            None,
+        ),
+        Reply::EntryReplaced => error(
+            code::TIMEOUT,
+            "the entry was replaced by another leader's".into(),
+            None,
+        ),
+    }
+}
+
 /// The first line on a peer connection.
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Hello {
@@ -214,6 +244,51 @@ mod tests {
         };
         let line = render_response(Some(9), &e);
         assert!(line.contains(r#""code":11"#) && line.contains(r#""leader":"n2""#));
+    }
+
+    /// The lines each reply of the core becomes (as before the core's replies were typed).
+    #[test]
+    fn replies_keep_their_codes_and_texts() {
+        let cases = [
+            (
+                Reply::ReadOk(5),
+                r#"{"in_reply_to":1,"type":"read_ok","value":5}"#,
+            ),
+            (Reply::WriteOk, r#"{"in_reply_to":1,"type":"write_ok"}"#),
+            (Reply::CasOk, r#"{"in_reply_to":1,"type":"cas_ok"}"#),
+            (
+                Reply::NotLeader {
+                    leader: Some("n2".into()),
+                },
+                r#"{"code":11,"in_reply_to":1,"leader":"n2","text":"not leader","type":"error"}"#,
+            ),
+            (
+                Reply::NotLeader { leader: None },
+                r#"{"code":11,"in_reply_to":1,"text":"not leader","type":"error"}"#,
+            ),
+            (
+                Reply::KeyMissing,
+                r#"{"code":20,"in_reply_to":1,"text":"key does not exist","type":"error"}"#,
+            ),
+            (
+                Reply::PreconditionFailed { expected: 6 },
+                r#"{"code":22,"in_reply_to":1,"text":"expected 6","type":"error"}"#,
+            ),
+            (
+                Reply::LeadershipLost,
+                r#"{"code":0,"in_reply_to":1,"text":"leadership lost; the write may or may not apply","type":"error"}"#,
+            ),
+            (
+                Reply::EntryReplaced,
+                r#"{"code":0,"in_reply_to":1,"text":"the entry was replaced by another leader's","type":"error"}"#,
+            ),
+        ];
+        for (reply, line) in cases {
+            let got: serde_json::Value =
+                serde_json::from_str(&render_response(Some(1), &response_of(reply))).unwrap();
+            let want: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(got, want);
+        }
     }
 
     proptest::proptest! {

@@ -6,14 +6,13 @@
 //! - **the core task** owns the [`RaftNode`]. It turns ticks (every `tick_ms`), peer messages
 //!   and client requests into inputs, draining up to [`INPUTS_PER_BATCH_MAX`] queued inputs per
 //!   batch. The persist actions of a batch go, as one job, to the storage thread; the batch's
-//!   other actions (messages, replies, events) wait in a FIFO until that job, and every job
-//!   before it, is durable: the core's ordering rule ("persist before you send", `core` module
-//!   docs) holds, and delaying a send is indistinguishable from network delay. One exception:
-//!   a leader's AppendEntries and InstallSnapshot go out at once, before the leader's own
-//!   fsync (Ongaro's thesis §10.2.1: the leader may write its log in parallel with
-//!   replication; it counts itself toward a commit only after [`Input::Persisted`]). So the
-//!   core keeps ticking while a disk stalls, and a leader whose fsync takes seconds (measured
-//!   here: 2 s, on a shared VM disk) still sends heartbeats instead of causing an election.
+//!   other actions wait in a FIFO until that job, and every job before it, is durable, except
+//!   the sends the core marks [`When::Now`], which go out at once (the driver contract,
+//!   `core` module docs: a leader's AppendEntries and InstallSnapshot may leave before the
+//!   leader's own fsync, Ongaro's thesis §10.2.1). Delaying a send is indistinguishable from
+//!   network delay. So the core keeps ticking while a disk stalls, and a leader whose fsync
+//!   takes seconds (measured here: 2 s, on a shared VM disk) still sends heartbeats instead of
+//!   causing an election.
 //! - **the storage thread** owns the [`Storage`]: it writes every queued job in order, makes
 //!   them durable with **one** `fsync` (group commit) and reports `Persisted` to the core.
 //! - **one outbound task per peer**: connects with backoff, sends a hello line then one JSON line
@@ -27,7 +26,7 @@
 //! flushed per line, for faultline's election-safety checker; logs go to stderr via `tracing`.
 
 use crate::core::{Action, Command, Config, DurableState, Entry, HardState, Input, Message};
-use crate::core::{RaftNode, Reply, Snapshot};
+use crate::core::{Bug, RaftNode, Reply, Snapshot, When};
 use crate::protocol::{self, Request, Response};
 use crate::storage::{Storage, StorageError};
 use std::collections::HashMap;
@@ -156,7 +155,7 @@ pub async fn run(
 }
 
 fn open_storage(config: &RuntimeConfig) -> Result<(Storage, DurableState), RuntimeError> {
-    let (storage, recovered) = Storage::open(&config.data_dir, config.core.bugs.no_fsync)?;
+    let (storage, recovered) = Storage::open(&config.data_dir, config.core.bugs.has(Bug::NoFsync))?;
     let decode = |what, source| RuntimeError::Decode {
         path: config.data_dir.clone(),
         what,
@@ -364,8 +363,9 @@ impl CoreTask {
         })
     }
 
-    /// Executes a batch: its persist actions go to the storage thread as one job; a leader's
-    /// appends are sent at once; everything else waits until that job is durable (module docs).
+    /// Executes a batch: its persist actions go to the storage thread as one job; the sends
+    /// marked [`When::Now`] go out at once; everything else waits until that job is durable
+    /// (module docs).
     fn execute(&mut self, actions: Vec<Action>) -> Result<(), RuntimeError> {
         let (persists, others): (Vec<Action>, Vec<Action>) = actions.into_iter().partition(|a| {
             matches!(
@@ -389,14 +389,14 @@ impl CoreTask {
             }
         }
         for action in others {
-            let replication = matches!(
-                &action,
+            let now = matches!(
+                action,
                 Action::Send {
-                    msg: Message::Append { .. } | Message::Snap { .. },
+                    when: When::Now,
                     ..
                 }
             );
-            if replication || self.durable == self.submitted {
+            if now || self.durable == self.submitted {
                 self.perform(action);
             } else {
                 self.held.push_back((self.submitted, action));
@@ -407,7 +407,7 @@ impl CoreTask {
 
     fn perform(&mut self, action: Action) {
         match action {
-            Action::Send { to, msg } => {
+            Action::Send { to, msg, .. } => {
                 if let Some(tx) = self.outboxes.get(&to) {
                     let _ = tx.try_send(msg); // full queue: drop, Raft retries
                 }
@@ -595,7 +595,7 @@ async fn ask_core(inbox: &mpsc::Sender<CoreIn>, req: Request) -> Response {
         return crash("node is shutting down");
     }
     match tokio::time::timeout(Duration::from_millis(CLIENT_WAIT_MS_MAX), rx).await {
-        Ok(Ok(reply)) => to_response(reply),
+        Ok(Ok(reply)) => protocol::response_of(reply),
         Ok(Err(_)) => crash("request dropped by the node"),
         Err(_) => Response::Error {
             code: protocol::code::TIMEOUT,
@@ -610,14 +610,5 @@ fn crash(text: &str) -> Response {
         code: protocol::code::CRASH,
         text: text.into(),
         leader: None,
-    }
-}
-
-fn to_response(reply: Reply) -> Response {
-    match reply {
-        Reply::ReadOk(v) => Response::ReadOk(v),
-        Reply::WriteOk => Response::WriteOk,
-        Reply::CasOk => Response::CasOk,
-        Reply::Error { code, text, leader } => Response::Error { code, text, leader },
     }
 }

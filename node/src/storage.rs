@@ -29,6 +29,13 @@
 //!
 //! Payloads are opaque bytes here (the runtime serialises the core's types with serde_json):
 //! storage knows framing and durability, not Raft.
+//!
+//! **Snapshot format.** A snapshot's `data` is the core's state machine in JSON, dedup table
+//! included. The table now stores each remembered outcome by name (`"Ok"`, `"KeyMissing"`,
+//! `"PreconditionFailed"`) where it used to store a Maelstrom error code (0, 20, 22): wire
+//! codes no longer live in the core. A snapshot written before that change does not decode;
+//! that is accepted because a node's data directory lives for one run (faultline and the tests
+//! create a fresh one per run), so no old snapshot is ever read.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
@@ -125,6 +132,7 @@ impl Storage {
             );
             log.set_len(scan.valid_len)
                 .map_err(io_err(&log_path, "truncate torn tail"))?;
+            // planted bug: no-fsync
             if !no_fsync {
                 log.sync_all().map_err(io_err(&log_path, "fsync"))?;
             }
@@ -203,10 +211,12 @@ impl Storage {
 
     /// Writes buffered records and makes them durable (one `sync_data` for the whole batch).
     pub fn sync(&mut self) -> Result<(), StorageError> {
+        // planted bug: no-fsync
         if self.no_fsync && self.pending.len() < NO_FSYNC_BUFFER_BYTES {
-            return Ok(()); // planted bug: acknowledged while still in our own buffer
+            return Ok(()); // acknowledged while still in our own buffer
         }
         self.flush_pending()?;
+        // planted bug: no-fsync
         if !self.no_fsync {
             self.log
                 .sync_data()
@@ -278,11 +288,13 @@ fn write_atomic(dir: &Path, name: &str, bytes: &[u8], no_fsync: bool) -> Result<
     {
         let mut f = File::create(&tmp).map_err(io_err(&tmp, "create"))?;
         f.write_all(bytes).map_err(io_err(&tmp, "write"))?;
+        // planted bug: no-fsync
         if !no_fsync {
             f.sync_all().map_err(io_err(&tmp, "fsync"))?;
         }
     }
     fs::rename(&tmp, &dst).map_err(io_err(&dst, "rename"))?;
+    // planted bug: no-fsync
     if !no_fsync {
         File::open(dir)
             .and_then(|d| d.sync_all())

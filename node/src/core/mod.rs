@@ -8,14 +8,49 @@
 //! [`Config::seed`]. The same core is driven by the tokio runtime (`crate::runtime`) and by the
 //! deterministic simulator in `tests/`.
 //!
-//! # The ordering rule ("persist before you send")
+//! # The driver contract
 //!
-//! The driver executes the actions of a step **in order**, and a `Persist*` action must be
-//! durable before any later action of the same step is executed. So a vote is never granted
-//! before `votedFor` is on disk, and an append is never acknowledged before the entries are.
-//! A driver may delay sends further (e.g. batch many steps behind one fsync): delay is
-//! indistinguishable from a slow network. After persisting, the driver reports
-//! [`Input::Persisted`]: only then does the leader count its own log as durable for commit.
+//! A step's actions are executed **in order**, and every `Persist*` action is made durable
+//! before any later action, with one exception the core marks itself: each
+//! [`Action::Send`] carries [`When`], and
+//!
+//! - a send marked [`When::AfterPersist`] (and every `Reply` and `Event`) is performed only
+//!   once every persist emitted so far, by this step and by earlier ones, is durable;
+//! - a send marked [`When::Now`] may be performed at once, before those persists are durable
+//!   and ahead of earlier actions still waiting for them.
+//!
+//! This is the split of raft-rs's `Ready` into `messages` (may leave now) and
+//! `persisted_messages` (only after the persist), in the shape of `step(input) -> actions`.
+//! The core marks a leader's AppendEntries and InstallSnapshot `Now` and everything else
+//! `AfterPersist`. Drivers read the marking and nothing else: the tokio runtime, the
+//! simulator and the stateright model in `tests/` obey the same field. A driver may always
+//! delay an action further (e.g. batch many steps behind one fsync): delay is
+//! indistinguishable from a slow network, and performing a `Now` send late is always allowed.
+//! After persisting, the driver reports [`Input::Persisted`].
+//!
+//! **Why a leader's AppendEntries may leave before its own disk write** (Ongaro's thesis
+//! §10.2.1: the leader writes its log in parallel with replicating it). An AppendEntries
+//! promises nothing about the leader's disk: it offers entries, and a follower that stores
+//! them makes them durable itself before it says so. The leader counts its own log toward a
+//! commit only up to the last index that [`Input::Persisted`] reported, so an entry is
+//! committed only once a majority holds it durably, whether or not the leader is part of that
+//! majority. If the leader crashes before its write, it restarts without the entries, exactly
+//! like a leader that crashed just after sending them: the entries are uncommitted unless a
+//! majority of followers stored them, and then the election restriction (§5.4.1) keeps them.
+//! The term the message carries is durable already: the leader's election waited for the
+//! votes, and the vote requests waited for the candidate's term and vote to be on disk. An
+//! InstallSnapshot carries state that is committed and applied, hence already durable on a
+//! majority. So a leader whose fsync stalls keeps heartbeating instead of causing an election.
+//!
+//! **Why votes and answers to AppendEntries must wait.** A granted vote promises that this
+//! node votes for no one else in the term; sent before `votedFor` is durable, a crash makes
+//! the node forget it and vote again, and two leaders can win one term (§5.2; the planted bug
+//! `vote-twice`). A successful AppendEntries answer promises that the entries are stored; the
+//! leader counts it toward a majority, so sent before the entries are durable, a crash can
+//! leave a committed entry on fewer than a majority and a later leader without it (§5.4).
+//! A candidate's RequestVote waits too: the candidate counts its own vote at once, so its term
+//! and `votedFor` must be durable before any vote can come back. Replies to clients and events
+//! wait with everything else, which makes them no earlier than what they report.
 //!
 //! # Reads
 //!
@@ -25,10 +60,12 @@
 //! read is never served from a follower's or a deposed leader's local state, unless the planted
 //! bugs `stale-read` or `follower-read` say so.
 
+mod bugs;
 mod log;
 mod raft;
 mod sm;
 
+pub use bugs::{Bug, Bugs};
 pub use raft::RaftNode;
 
 use serde::{Deserialize, Serialize};
@@ -77,74 +114,6 @@ impl Config {
             bugs: Bugs::default(),
             seed,
         }
-    }
-}
-
-/// Classic Raft mistakes, planted on purpose so that faultline's power to find bugs is measured.
-/// Each is documented where it is implemented.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct Bugs {
-    /// The leader answers reads from local state without confirming it is still leader.
-    pub stale_read: bool,
-    /// Any node answers reads from its local state.
-    pub follower_read: bool,
-    /// `votedFor` is not persisted: after a restart a node may vote twice in one term.
-    pub vote_twice: bool,
-    /// The leader commits entries of earlier terms by counting replicas (Figure 8).
-    pub commit_old_term: bool,
-    /// The `client`/`seq` table is ignored: a retried write may apply twice.
-    pub no_dedup: bool,
-    /// A follower keeps its conflicting entries instead of truncating them.
-    pub lost_truncate: bool,
-    /// Storage acknowledges persistence without fsync (implemented by the storage).
-    pub no_fsync: bool,
-}
-
-impl Bugs {
-    /// Every bug name accepted by [`Bugs::enable`].
-    pub const NAMES: &'static [&'static str] = &[
-        "stale-read",
-        "follower-read",
-        "no-fsync",
-        "vote-twice",
-        "commit-old-term",
-        "no-dedup",
-        "lost-truncate",
-    ];
-
-    /// The bugs with only the one called `name` on.
-    pub fn from_name(name: &str) -> Result<Bugs, String> {
-        let mut bugs = Bugs::default();
-        bugs.enable(name)?;
-        Ok(bugs)
-    }
-
-    /// Does a bug on break the log's safety (election safety, log matching, leader
-    /// completeness)? The core's own assertions of those invariants are then off, so that
-    /// the bug shows as wrong answers, as it would in the wild, and not as a panic.
-    pub fn breaks_log_safety(&self) -> bool {
-        self.vote_twice || self.commit_old_term || self.lost_truncate || self.no_fsync
-    }
-
-    /// Turns on the bug called `name`.
-    pub fn enable(&mut self, name: &str) -> Result<(), String> {
-        let flag = match name {
-            "stale-read" => &mut self.stale_read,
-            "follower-read" => &mut self.follower_read,
-            "no-fsync" => &mut self.no_fsync,
-            "vote-twice" => &mut self.vote_twice,
-            "commit-old-term" => &mut self.commit_old_term,
-            "no-dedup" => &mut self.no_dedup,
-            "lost-truncate" => &mut self.lost_truncate,
-            _ => {
-                return Err(format!(
-                    "unknown bug {name:?}; expected one of {}",
-                    Bugs::NAMES.join(", ")
-                ))
-            }
-        };
-        *flag = true;
-        Ok(())
     }
 }
 
@@ -252,8 +221,9 @@ pub struct DurableState {
     pub entries: Vec<Entry>,
 }
 
-/// An answer to a client.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An answer to a client. The core says what happened; `crate::protocol` maps it to the wire
+/// (Maelstrom's error codes and texts).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Reply {
     /// The value read.
     ReadOk(i64),
@@ -261,20 +231,28 @@ pub enum Reply {
     WriteOk,
     /// The cas was applied.
     CasOk,
-    /// An error with a Maelstrom code (11 not leader, 20 no such key, 22 cas mismatch, 0
-    /// indefinite: the outcome is unknown).
-    Error {
-        /// The code.
-        code: u32,
-        /// Why.
-        text: String,
+    /// This node does not lead (definite: nothing happened).
+    NotLeader {
         /// The leader, when known.
         leader: Option<NodeId>,
     },
+    /// The key does not exist (definite).
+    KeyMissing,
+    /// A cas found another value than `expected` (definite).
+    PreconditionFailed {
+        /// The cas's `from`.
+        expected: i64,
+    },
+    /// The leader lost its leadership with the write pending: it may or may not apply under
+    /// the next leader (indefinite).
+    LeadershipLost,
+    /// The index the write was appended at now holds another leader's entry: the write may
+    /// still have been applied elsewhere (indefinite).
+    EntryReplaced,
 }
 
 /// Something worth printing for the harness (one JSON line each).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "lowercase")]
 pub enum Event {
     /// `node` became leader of `term`.
@@ -302,8 +280,18 @@ pub enum Event {
     },
 }
 
-/// What the driver must do, in order.
-#[derive(Debug, Clone)]
+/// When a send may leave (the driver contract, module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum When {
+    /// At once, even before the persists of this step and of earlier steps are durable: a
+    /// leader's AppendEntries and InstallSnapshot (thesis §10.2.1).
+    Now,
+    /// Only once every persist emitted so far, this step's included, is durable.
+    AfterPersist,
+}
+
+/// What the driver must do, in order (up to the exceptions that [`When::Now`] allows).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Action {
     /// Make term and vote durable.
     PersistHardState {
@@ -324,12 +312,14 @@ pub enum Action {
         /// The snapshot.
         snapshot: Snapshot,
     },
-    /// Send a message.
+    /// Send a message, now or once every persist so far is durable (see [`When`]).
     Send {
         /// The receiver.
         to: NodeId,
         /// The message.
         msg: Message,
+        /// May it leave before the persists are durable?
+        when: When,
     },
     /// Answer a client request.
     Reply {

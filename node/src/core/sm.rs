@@ -5,84 +5,89 @@
 //! retry: it is not applied again and gets the remembered reply (the at-most-once semantics a
 //! remote bank account needs). The table is part of the snapshot, so it survives compaction and
 //! restarts. Planted bug `no-dedup` ignores the table.
+//!
+//! The table remembers each outcome as an [`Outcome`], not as a wire error code: the codes
+//! belong to `crate::protocol`.
 
-use super::{Command, Reply};
+use super::{Bug, Bugs, Command, Reply};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// Error code: the key does not exist.
-pub const KEY_DOES_NOT_EXIST: u32 = 20;
-/// Error code: cas precondition failed.
-pub const PRECONDITION_FAILED: u32 = 22;
 
 /// The register and the dedup table.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct StateMachine {
     /// The register.
     pub kv: BTreeMap<String, i64>,
-    /// Per client: last seq applied and its reply (as a code: 0 ok, else the error code).
-    pub dedup: BTreeMap<String, (u64, u32)>,
+    /// Per client: last seq applied and how it ended.
+    pub dedup: BTreeMap<String, (u64, Outcome)>,
+}
+
+/// How an applied write or cas ended, as remembered for its retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Outcome {
+    /// Applied.
+    Ok,
+    /// A cas on a key that does not exist.
+    KeyMissing,
+    /// A cas whose `from` did not match.
+    PreconditionFailed,
 }
 
 impl StateMachine {
     /// Applies a write or cas (reads are answered by [`StateMachine::read`]).
-    pub fn apply(&mut self, cmd: &Command, no_dedup: bool) -> Reply {
+    pub fn apply(&mut self, cmd: &Command, bugs: Bugs) -> Reply {
         let (client, seq) = match cmd {
             Command::Read { key } => return self.read(key),
             Command::Write { client, seq, .. } | Command::Cas { client, seq, .. } => (client, *seq),
         };
-        if !no_dedup && !client.is_empty() {
-            if let Some(&(last, code)) = self.dedup.get(client) {
+        // planted bug: no-dedup
+        let dedup = !bugs.has(Bug::NoDedup);
+        if dedup && !client.is_empty() {
+            if let Some(&(last, outcome)) = self.dedup.get(client) {
                 if seq <= last {
-                    return reply_of(cmd, code);
+                    return reply_of(cmd, outcome);
                 }
             }
         }
-        let code = match cmd {
+        let outcome = match cmd {
             Command::Write { key, value, .. } => {
                 self.kv.insert(key.clone(), *value);
-                0
+                Outcome::Ok
             }
             Command::Cas { key, from, to, .. } => match self.kv.get_mut(key) {
-                None => KEY_DOES_NOT_EXIST,
-                Some(v) if *v != *from => PRECONDITION_FAILED,
+                None => Outcome::KeyMissing,
+                Some(v) if *v != *from => Outcome::PreconditionFailed,
                 Some(v) => {
                     *v = *to;
-                    0
+                    Outcome::Ok
                 }
             },
             Command::Read { .. } => unreachable!("handled above"),
         };
         if !client.is_empty() {
-            self.dedup.insert(client.clone(), (seq, code));
+            self.dedup.insert(client.clone(), (seq, outcome));
         }
-        reply_of(cmd, code)
+        reply_of(cmd, outcome)
     }
 
     /// Reads a key from the applied state.
     pub fn read(&self, key: &str) -> Reply {
         match self.kv.get(key) {
             Some(v) => Reply::ReadOk(*v),
-            None => error(KEY_DOES_NOT_EXIST, "key does not exist"),
+            None => Reply::KeyMissing,
         }
     }
 }
 
-fn error(code: u32, text: &str) -> Reply {
-    Reply::Error {
-        code,
-        text: text.to_string(),
-        leader: None,
-    }
-}
-
-fn reply_of(cmd: &Command, code: u32) -> Reply {
-    match (cmd, code) {
-        (Command::Write { .. }, 0) => Reply::WriteOk,
-        (Command::Cas { .. }, 0) => Reply::CasOk,
-        (_, KEY_DOES_NOT_EXIST) => error(code, "key does not exist"),
-        (Command::Cas { from, .. }, _) => error(code, &format!("expected {from}")),
-        _ => error(code, "failed"),
+fn reply_of(cmd: &Command, outcome: Outcome) -> Reply {
+    match (cmd, outcome) {
+        (Command::Cas { .. }, Outcome::Ok) => Reply::CasOk,
+        (_, Outcome::Ok) => Reply::WriteOk,
+        (_, Outcome::KeyMissing) => Reply::KeyMissing,
+        (Command::Cas { from, .. }, Outcome::PreconditionFailed) => {
+            Reply::PreconditionFailed { expected: *from }
+        }
+        (_, Outcome::PreconditionFailed) => unreachable!("only a cas fails its precondition"),
     }
 }
 
@@ -102,15 +107,15 @@ mod tests {
     #[test]
     fn dedups_retries_unless_the_bug_is_on() {
         let mut sm = StateMachine::default();
-        assert_eq!(sm.apply(&write(1, 1), false), Reply::WriteOk);
-        assert_eq!(sm.apply(&write(2, 2), false), Reply::WriteOk);
-        assert_eq!(sm.apply(&write(1, 1), false), Reply::WriteOk);
+        assert_eq!(sm.apply(&write(1, 1), Bugs::default()), Reply::WriteOk);
+        assert_eq!(sm.apply(&write(2, 2), Bugs::default()), Reply::WriteOk);
+        assert_eq!(sm.apply(&write(1, 1), Bugs::default()), Reply::WriteOk);
         assert_eq!(
             sm.read("k"),
             Reply::ReadOk(2),
             "a retry must not apply again"
         );
-        sm.apply(&write(1, 1), true);
+        sm.apply(&write(1, 1), Bugs::one(Bug::NoDedup));
         assert_eq!(sm.read("k"), Reply::ReadOk(1), "no-dedup applies the retry");
     }
 
@@ -125,15 +130,15 @@ mod tests {
             seq,
         };
         assert!(matches!(
-            sm.apply(&cas(1, 2, 1), false),
-            Reply::Error { code: 20, .. }
+            sm.apply(&cas(1, 2, 1), Bugs::default()),
+            Reply::KeyMissing
         ));
-        sm.apply(&write(1, 2), false);
+        sm.apply(&write(1, 2), Bugs::default());
         assert!(matches!(
-            sm.apply(&cas(5, 2, 3), false),
-            Reply::Error { code: 22, .. }
+            sm.apply(&cas(5, 2, 3), Bugs::default()),
+            Reply::PreconditionFailed { expected: 5 }
         ));
-        assert_eq!(sm.apply(&cas(1, 2, 4), false), Reply::CasOk);
+        assert_eq!(sm.apply(&cas(1, 2, 4), Bugs::default()), Reply::CasOk);
         assert_eq!(sm.read("k"), Reply::ReadOk(2));
     }
 }

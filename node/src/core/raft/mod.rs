@@ -1,5 +1,5 @@
 //! [`RaftNode`]: Figure 2 of the Raft paper as a pure state machine (see the module docs of
-//! `core` for the ordering rule and the read path).
+//! `core` for the driver contract and the read path).
 //!
 //! The node's code is split by concern, each an `impl RaftNode` block:
 //! - `election`: roles, terms, RequestVote and PreVote, CheckQuorum (§5.2, §5.4.1, thesis §9.6);
@@ -20,17 +20,12 @@ mod replication;
 
 use super::log::RaftLog;
 use super::sm::StateMachine;
-use super::{Action, Bugs, Config, DurableState, Entry, HardState, Input, Message};
-use super::{NodeId, Reply, Snapshot};
+use super::{Action, Bug, Bugs, Config, DurableState, Entry, HardState, Input, Message};
+use super::{NodeId, Reply, Snapshot, When};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
-
-/// Error code: not the leader (definite).
-const NOT_LEADER: u32 = 11;
-/// Error code: outcome unknown (indefinite).
-const INDEFINITE: u32 = 0;
 
 /// The role of a node (§5.1), plus the PreVote phase (thesis §9.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -81,13 +76,26 @@ struct PendingRead {
 
 /// One Raft node. Drive it with [`RaftNode::step`].
 ///
-/// `PartialEq` and `Hash` cover the protocol state and not the RNG, so that a model checker
-/// can recognise states it has seen (the model sets `election_ticks_min == election_ticks_max`,
-/// so the RNG never changes behaviour there).
+/// `PartialEq` and `Hash` are those of `NodeState`, the protocol state, so that a model
+/// checker recognises states it has seen; the RNG and the action buffer stay outside it.
 #[derive(Debug, Clone)]
 pub struct RaftNode {
-    cfg: Config,
+    st: NodeState,
+    /// The election-timeout randomness. Not identity: its effect is already in `st.timeout`,
+    /// and the model sets `election_ticks_min == election_ticks_max`, so there it never
+    /// changes behaviour. (`SmallRng` has no `Hash` either.)
     rng: SmallRng,
+    /// The actions of the step being taken; always empty between steps, so not identity.
+    out: Vec<Action>,
+}
+
+/// Everything that defines a node's behaviour from here on: two nodes with equal `NodeState`
+/// act alike on every input (up to the RNG, see [`RaftNode`]). The derived `PartialEq` and
+/// `Hash` make a new field count for a model checker's deduplication without anyone having
+/// to remember it; a field that must not count belongs in [`RaftNode`], with a reason.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct NodeState {
+    cfg: Config,
     term: u64,
     voted_for: Option<NodeId>,
     role: Role,
@@ -96,19 +104,36 @@ pub struct RaftNode {
     commit: u64,
     applied: u64,
     sm: StateMachine,
+    /// Ticks since the last reset of the election timer (or the last CheckQuorum round).
     elapsed: u32,
+    /// The election timeout drawn at the last reset.
     timeout: u32,
     heartbeat_elapsed: u32,
     votes: BTreeSet<NodeId>,
     progress: BTreeMap<NodeId, Progress>,
+    /// Last log index reported durable by [`Input::Persisted`].
     durable_index: u64,
     hs_version: u64,
+    /// Writes this leader took and will answer: log index -> (request id, term taken in).
     writes: BTreeMap<u64, (u64, u64)>,
     reads: Vec<PendingRead>,
     read_ctx: u64,
     noop_index: u64,
     last_snapshot: Option<Snapshot>,
-    out: Vec<Action>,
+}
+
+impl PartialEq for RaftNode {
+    fn eq(&self, other: &RaftNode) -> bool {
+        self.st == other.st
+    }
+}
+
+impl Eq for RaftNode {}
+
+impl Hash for RaftNode {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.st.hash(h);
+    }
 }
 
 impl RaftNode {
@@ -133,8 +158,7 @@ impl RaftNode {
             }
         }
         let rng = SmallRng::seed_from_u64(cfg.seed);
-        let mut node = RaftNode {
-            rng,
+        let st = NodeState {
             term: durable.hard_state.term,
             voted_for: durable.hard_state.voted_for,
             role: Role::Follower,
@@ -155,8 +179,12 @@ impl RaftNode {
             read_ctx: 0,
             noop_index: 0,
             last_snapshot: durable.snapshot,
-            out: Vec::new(),
             cfg,
+        };
+        let mut node = RaftNode {
+            st,
+            rng,
+            out: Vec::new(),
         };
         node.reset_timeout();
         node
@@ -164,92 +192,93 @@ impl RaftNode {
 
     /// This node's id.
     pub fn id(&self) -> &str {
-        &self.cfg.id
+        &self.st.cfg.id
     }
 
     /// Is this node the leader (in its own view)?
     pub fn is_leader(&self) -> bool {
-        self.role == Role::Leader
+        self.st.role == Role::Leader
     }
 
     /// The leader this node knows of.
     pub fn leader(&self) -> Option<&NodeId> {
-        self.leader.as_ref()
+        self.st.leader.as_ref()
     }
 
     /// The current term.
     pub fn term(&self) -> u64 {
-        self.term
+        self.st.term
     }
 
     /// The vote cast in the current term.
     pub fn voted_for(&self) -> Option<&NodeId> {
-        self.voted_for.as_ref()
+        self.st.voted_for.as_ref()
     }
 
     /// Commit index.
     pub fn commit_index(&self) -> u64 {
-        self.commit
+        self.st.commit
     }
 
     /// Index of the last entry applied to the state machine.
     pub fn applied_index(&self) -> u64 {
-        self.applied
+        self.st.applied
     }
 
     /// Last log index.
     pub fn last_index(&self) -> u64 {
-        self.log.last_index()
+        self.st.log.last_index()
     }
 
     /// The log entry at `index`, if still in the log (for invariant checks in tests).
     pub fn entry(&self, index: u64) -> Option<&Entry> {
-        self.log.get(index)
+        self.st.log.get(index)
     }
 
     /// Index of the snapshot point.
     pub fn snapshot_index(&self) -> u64 {
-        self.log.snapshot_index
+        self.st.log.snapshot_index
     }
 
     /// The value of `key` in this node's applied state (for tests: never a linearizable read).
     pub fn local_value(&self, key: &str) -> Option<i64> {
-        self.sm.kv.get(key).copied()
+        self.st.sm.kv.get(key).copied()
     }
 
-    /// Feeds one input; returns the actions to execute, in order (see the ordering rule in the
-    /// `core` module docs).
+    /// Feeds one input; returns the actions to execute, in order, each send marked with when
+    /// it may leave (the driver contract in the `core` module docs).
     pub fn step(&mut self, input: Input) -> Vec<Action> {
-        let (term, commit) = (self.term, self.commit);
+        let (term, commit) = (self.st.term, self.st.commit);
         match input {
             Input::Tick => self.tick(),
             Input::Message { from, msg } => self.message(from, msg),
             Input::Client { request_id, cmd } => self.client(request_id, cmd),
             Input::Persisted { last_index, .. } => {
-                self.durable_index = last_index;
-                if self.role == Role::Leader {
+                self.st.durable_index = last_index;
+                if self.st.role == Role::Leader {
                     self.maybe_commit();
                 }
             }
         }
         self.apply();
-        assert!(self.term >= term, "terms never decrease");
-        assert!(self.commit >= commit, "the commit index never decreases");
+        assert!(self.st.term >= term, "terms never decrease");
+        assert!(self.st.commit >= commit, "the commit index never decreases");
         assert!(
-            self.commit <= self.log.last_index(),
+            self.st.commit <= self.st.log.last_index(),
             "commit beyond the log"
         );
-        assert!(self.applied <= self.commit, "applied beyond commit");
+        assert!(self.st.applied <= self.st.commit, "applied beyond commit");
         std::mem::take(&mut self.out)
     }
 
     fn quorum(&self) -> usize {
-        self.cfg.peers.len() / 2 + 1
+        self.st.cfg.peers.len() / 2 + 1
     }
 
     fn others(&self) -> Vec<NodeId> {
-        let me = &self.cfg.id;
-        self.cfg
+        let me = &self.st.cfg.id;
+        self.st
+            .cfg
             .peers
             .iter()
             .filter(|p| *p != me)
@@ -258,18 +287,29 @@ impl RaftNode {
     }
 
     fn bugs(&self) -> Bugs {
-        self.cfg.bugs
+        self.st.cfg.bugs
     }
 
     fn reset_timeout(&mut self) {
-        self.elapsed = 0;
-        self.timeout = self
+        self.st.elapsed = 0;
+        self.st.timeout = self
             .rng
-            .gen_range(self.cfg.election_ticks_min..=self.cfg.election_ticks_max);
+            .gen_range(self.st.cfg.election_ticks_min..=self.st.cfg.election_ticks_max);
     }
 
+    /// Queues a send that waits for every persist so far (driver contract, `core` docs).
     fn send(&mut self, to: NodeId, msg: Message) {
-        self.out.push(Action::Send { to, msg });
+        let when = When::AfterPersist;
+        self.out.push(Action::Send { to, msg, when });
+    }
+
+    /// Queues a leader's AppendEntries or InstallSnapshot, which may leave before the
+    /// leader's own persists are durable (thesis §10.2.1; the argument is in the `core` docs).
+    fn replicate(&mut self, to: NodeId, msg: Message) {
+        debug_assert!(self.st.role == Role::Leader);
+        debug_assert!(matches!(msg, Message::Append { .. } | Message::Snap { .. }));
+        let when = When::Now;
+        self.out.push(Action::Send { to, msg, when });
     }
 
     fn reply(&mut self, request_id: u64, reply: Reply) {
@@ -280,33 +320,34 @@ impl RaftNode {
     /// persisted, so a node that restarts in the same term has forgotten its vote and may grant
     /// a second one — two leaders in one term become possible.
     fn persist_hard_state(&mut self) {
-        self.hs_version += 1;
-        let voted_for = if self.bugs().vote_twice {
+        self.st.hs_version += 1;
+        // planted bug: vote-twice
+        let voted_for = if self.bugs().has(Bug::VoteTwice) {
             None
         } else {
-            self.voted_for.clone()
+            self.st.voted_for.clone()
         };
         self.out.push(Action::PersistHardState {
             hard_state: HardState {
-                term: self.term,
+                term: self.st.term,
                 voted_for,
             },
-            version: self.hs_version,
+            version: self.st.hs_version,
         });
     }
 
     fn tick(&mut self) {
-        self.elapsed += 1;
-        if self.role == Role::Leader {
-            self.heartbeat_elapsed += 1;
-            if self.heartbeat_elapsed >= self.cfg.heartbeat_ticks {
+        self.st.elapsed += 1;
+        if self.st.role == Role::Leader {
+            self.st.heartbeat_elapsed += 1;
+            if self.st.heartbeat_elapsed >= self.st.cfg.heartbeat_ticks {
                 self.broadcast_heartbeat();
             }
-            if self.cfg.check_quorum && self.elapsed >= self.cfg.election_ticks_min {
+            if self.st.cfg.check_quorum && self.st.elapsed >= self.st.cfg.election_ticks_min {
                 self.check_quorum();
             }
-        } else if self.elapsed >= self.timeout {
-            self.campaign(self.cfg.pre_vote);
+        } else if self.st.elapsed >= self.st.timeout {
+            self.campaign(self.st.cfg.pre_vote);
         }
     }
 
@@ -323,7 +364,7 @@ impl RaftNode {
                     ..
                 }
         );
-        if t > self.term && !carries_prospective_term {
+        if t > self.st.term && !carries_prospective_term {
             if matches!(msg, Message::Vote { .. }) && self.in_lease() {
                 return; // CheckQuorum: ignore a disruptive candidate while a leader is heard
             }
@@ -341,53 +382,16 @@ impl RaftNode {
             Message::VoteResp { term, granted, pre } => self.on_vote_resp(from, term, granted, pre),
             Message::Append { .. } => self.on_append(from, msg),
             Message::AppendResp { term, .. } => {
-                if self.role == Role::Leader && term == self.term {
+                if self.st.role == Role::Leader && term == self.st.term {
                     self.on_append_resp(from, msg);
                 }
             }
             Message::Snap { term, snapshot } => self.on_snap(from, term, snapshot),
             Message::SnapResp { term, last_index } => {
-                if self.role == Role::Leader && term == self.term {
+                if self.st.role == Role::Leader && term == self.st.term {
                     self.on_snap_resp(from, last_index);
                 }
             }
         }
-    }
-}
-
-/// The protocol state of a node: everything but the RNG and the (always empty between steps)
-/// action buffer.
-macro_rules! identity {
-    ($n:expr) => {
-        (
-            (&$n.cfg, $n.term, &$n.voted_for, $n.role, &$n.leader),
-            (&$n.log, $n.commit, $n.applied, &$n.sm),
-            ($n.elapsed, $n.timeout, $n.heartbeat_elapsed, &$n.votes),
-            (&$n.progress, $n.durable_index, $n.hs_version),
-            (&$n.writes, &$n.reads, $n.read_ctx, $n.noop_index),
-            &$n.last_snapshot,
-        )
-    };
-}
-
-impl PartialEq for RaftNode {
-    fn eq(&self, other: &RaftNode) -> bool {
-        identity!(self) == identity!(other)
-    }
-}
-
-impl Eq for RaftNode {}
-
-impl Hash for RaftNode {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        identity!(self).hash(h);
-    }
-}
-
-fn error(code: u32, text: &str, leader: Option<NodeId>) -> Reply {
-    Reply::Error {
-        code,
-        text: text.to_string(),
-        leader,
     }
 }

@@ -12,6 +12,7 @@
 use super::{RaftNode, Role};
 use crate::core::log::RaftLog;
 use crate::core::sm::StateMachine;
+use crate::core::Bug;
 use crate::core::{Action, Command, Entry, Message, NodeId, Snapshot};
 
 /// Most entries in one AppendEntries message.
@@ -23,12 +24,12 @@ impl RaftNode {
     /// Appends a new entry of the current term to the leader's log.
     pub(super) fn append_local(&mut self, cmd: Option<Command>) -> u64 {
         let entry = Entry {
-            index: self.log.last_index() + 1,
-            term: self.term,
+            index: self.st.log.last_index() + 1,
+            term: self.st.term,
             cmd,
         };
         let index = entry.index;
-        self.log.push(entry.clone());
+        self.st.log.push(entry.clone());
         self.out.push(Action::PersistEntries {
             truncate_from: None,
             entries: vec![entry],
@@ -38,7 +39,7 @@ impl RaftNode {
 
     /// Heartbeats every follower (an AppendEntries even when nothing is new, §5.2).
     pub(super) fn broadcast_heartbeat(&mut self) {
-        self.heartbeat_elapsed = 0;
+        self.st.heartbeat_elapsed = 0;
         for to in self.others() {
             self.send_append(&to, true);
         }
@@ -55,22 +56,22 @@ impl RaftNode {
     /// replicate mode it is an empty AppendEntries at the matched index (it cannot be rejected
     /// by a follower that is merely behind on the pipeline); in probe mode it repeats the probe.
     pub(super) fn send_append(&mut self, to: &NodeId, heartbeat: bool) {
-        let Some(p) = self.progress.get(to).cloned() else {
+        let Some(p) = self.st.progress.get(to).cloned() else {
             return;
         };
         if !heartbeat && !p.replicating && p.probe_sent {
             return;
         }
-        if p.next <= self.log.snapshot_index {
+        if p.next <= self.st.log.snapshot_index {
             return self.send_snapshot(to);
         }
-        let last = self.log.last_index();
+        let last = self.st.log.last_index();
         let in_flight = p.next - 1 - p.matched.min(p.next - 1);
         let idle = p.next > last || (p.replicating && in_flight >= ENTRIES_IN_FLIGHT_MAX);
         if idle && !heartbeat {
             return;
         }
-        let prev_index = match self.log.term_at(p.matched) {
+        let prev_index = match self.st.log.term_at(p.matched) {
             Some(_) if p.replicating && idle => p.matched,
             _ => p.next - 1,
         };
@@ -78,46 +79,47 @@ impl RaftNode {
             Vec::new()
         } else {
             let to_index = last.min(prev_index + ENTRIES_PER_APPEND_MAX);
-            self.log.slice(prev_index + 1, to_index)
+            self.st.log.slice(prev_index + 1, to_index)
         };
         let prev_term = self
+            .st
             .log
             .term_at(prev_index)
             .expect("the entry before `next` is in the log or is the snapshot point");
-        let p = self.progress.get_mut(to).expect("checked above");
+        let p = self.st.progress.get_mut(to).expect("checked above");
         match entries.last() {
             Some(e) if p.replicating => p.next = e.index + 1,
             _ => p.probe_sent = !p.replicating,
         }
         let msg = Message::Append {
-            term: self.term,
+            term: self.st.term,
             prev_index,
             prev_term,
             entries,
-            commit: self.commit,
-            ctx: self.read_ctx,
+            commit: self.st.commit,
+            ctx: self.st.read_ctx,
         };
-        self.send(to.clone(), msg);
+        self.replicate(to.clone(), msg);
     }
 
     fn send_snapshot(&mut self, to: &NodeId) {
-        let Some(snapshot) = self.last_snapshot.clone() else {
+        let Some(snapshot) = self.st.last_snapshot.clone() else {
             return;
         };
-        if let Some(p) = self.progress.get_mut(to) {
+        if let Some(p) = self.st.progress.get_mut(to) {
             p.replicating = false;
             p.probe_sent = true;
         }
         let msg = Message::Snap {
-            term: self.term,
+            term: self.st.term,
             snapshot,
         };
-        self.send(to.clone(), msg);
+        self.replicate(to.clone(), msg);
     }
 
     fn reject(&self, reject_index: u64, conflict: (u64, Option<u64>), ctx: u64) -> Message {
         Message::AppendResp {
-            term: self.term,
+            term: self.st.term,
             success: false,
             match_index: 0,
             reject_index,
@@ -140,30 +142,30 @@ impl RaftNode {
         else {
             unreachable!("on_append takes an Append")
         };
-        if term < self.term {
+        if term < self.st.term {
             return self.send(from, self.reject(prev_index, (0, None), ctx));
         }
         self.follow(from.clone());
-        if prev_index < self.log.snapshot_index {
+        if prev_index < self.st.log.snapshot_index {
             // The prefix is in our snapshot, hence committed, hence matching.
-            entries.retain(|e| e.index > self.log.snapshot_index);
-            prev_index = self.log.snapshot_index;
-            prev_term = self.log.snapshot_term;
+            entries.retain(|e| e.index > self.st.log.snapshot_index);
+            prev_index = self.st.log.snapshot_index;
+            prev_term = self.st.log.snapshot_term;
         }
-        if self.log.term_at(prev_index) != Some(prev_term) {
-            let conflict = match self.log.term_at(prev_index) {
-                None => (self.log.last_index() + 1, None),
-                Some(t) => (self.log.first_index_of_term(prev_index, t), Some(t)),
+        if self.st.log.term_at(prev_index) != Some(prev_term) {
+            let conflict = match self.st.log.term_at(prev_index) {
+                None => (self.st.log.last_index() + 1, None),
+                Some(t) => (self.st.log.first_index_of_term(prev_index, t), Some(t)),
             };
             return self.send(from, self.reject(prev_index, conflict, ctx));
         }
         let match_index = prev_index + entries.len() as u64;
         self.store_entries(entries);
-        if commit > self.commit {
-            self.commit = commit.min(match_index).max(self.commit);
+        if commit > self.st.commit {
+            self.st.commit = commit.min(match_index).max(self.st.commit);
         }
         let msg = Message::AppendResp {
-            term: self.term,
+            term: self.st.term,
             success: true,
             match_index,
             reject_index: 0,
@@ -183,19 +185,20 @@ impl RaftNode {
         let mut truncate_from = None;
         let mut new = Vec::new();
         for e in entries {
-            match self.log.term_at(e.index) {
+            match self.st.log.term_at(e.index) {
                 Some(t) if t == e.term => continue,
-                Some(_) if self.bugs().lost_truncate => continue,
+                // planted bug: lost-truncate
+                Some(_) if self.bugs().has(Bug::LostTruncate) => continue,
                 Some(_) => {
-                    assert!(e.index > self.commit, "a committed entry conflicts");
-                    self.log.truncate_from(e.index);
+                    assert!(e.index > self.st.commit, "a committed entry conflicts");
+                    self.st.log.truncate_from(e.index);
                     truncate_from.get_or_insert(e.index);
-                    self.durable_index = self.durable_index.min(e.index - 1);
+                    self.st.durable_index = self.st.durable_index.min(e.index - 1);
                 }
                 None => {}
             }
-            if e.index == self.log.last_index() + 1 {
-                self.log.push(e.clone());
+            if e.index == self.st.log.last_index() + 1 {
+                self.st.log.push(e.clone());
                 new.push(e);
             }
         }
@@ -226,9 +229,9 @@ impl RaftNode {
         // Fast backup: past the leader's last entry of the conflicting term, else to the
         // first index the follower holds of it (or to the follower's log end).
         let hint = conflict_term
-            .and_then(|t| self.log.last_index_of_term(t).map(|i| i + 1))
+            .and_then(|t| self.st.log.last_index_of_term(t).map(|i| i + 1))
             .unwrap_or(conflict_index);
-        let Some(p) = self.progress.get_mut(&from) else {
+        let Some(p) = self.st.progress.get_mut(&from) else {
             return;
         };
         p.active = true;
@@ -264,7 +267,7 @@ impl RaftNode {
 
     /// InstallSnapshot answer at the leader: the follower matches up to `last_index`.
     pub(super) fn on_snap_resp(&mut self, from: NodeId, last_index: u64) {
-        if let Some(p) = self.progress.get_mut(&from) {
+        if let Some(p) = self.st.progress.get_mut(&from) {
             p.active = true;
             p.matched = p.matched.max(last_index);
             p.next = p.matched + 1;
@@ -279,14 +282,14 @@ impl RaftNode {
     /// the current term (§5.4.2, Figure 8). Planted bug `commit-old-term`: entries of earlier
     /// terms are committed by counting replicas, which Figure 8 shows can lose them.
     pub(super) fn maybe_commit(&mut self) {
-        let mut matched: Vec<u64> = self.progress.values().map(|p| p.matched).collect();
-        matched.push(self.durable_index.min(self.log.last_index()));
+        let mut matched: Vec<u64> = self.st.progress.values().map(|p| p.matched).collect();
+        matched.push(self.st.durable_index.min(self.st.log.last_index()));
         matched.sort_unstable_by(|a, b| b.cmp(a));
         let n = matched[self.quorum() - 1];
-        if n > self.commit
-            && (self.log.term_at(n) == Some(self.term) || self.bugs().commit_old_term)
-        {
-            self.commit = n;
+        // planted bug: commit-old-term
+        let any_term = self.bugs().has(Bug::CommitOldTerm);
+        if n > self.st.commit && (self.st.log.term_at(n) == Some(self.st.term) || any_term) {
+            self.st.commit = n;
             self.broadcast_append();
         }
     }
@@ -294,33 +297,33 @@ impl RaftNode {
     /// InstallSnapshot receiver (§7, Figure 13): a snapshot past our commit index replaces
     /// the state machine; a log suffix that matches it is kept, any other log is dropped.
     pub(super) fn on_snap(&mut self, from: NodeId, term: u64, snapshot: Snapshot) {
-        if term < self.term {
+        if term < self.st.term {
             let msg = Message::SnapResp {
-                term: self.term,
+                term: self.st.term,
                 last_index: 0,
             };
             return self.send(from, msg);
         }
         self.follow(from.clone());
         let last_index = snapshot.last_index;
-        if last_index > self.commit {
+        if last_index > self.st.commit {
             let Ok(sm) = serde_json::from_slice::<StateMachine>(&snapshot.data) else {
                 return; // a snapshot we cannot read is dropped; the leader will resend
             };
-            let keep = self.log.term_at(last_index) == Some(snapshot.last_term);
+            let keep = self.st.log.term_at(last_index) == Some(snapshot.last_term);
             if keep {
-                self.log.compact(last_index, snapshot.last_term);
+                self.st.log.compact(last_index, snapshot.last_term);
             } else {
-                self.log = RaftLog {
+                self.st.log = RaftLog {
                     snapshot_index: last_index,
                     snapshot_term: snapshot.last_term,
                     entries: Vec::new(),
                 };
             }
-            self.sm = sm;
-            self.commit = last_index;
-            self.applied = last_index;
-            self.last_snapshot = Some(snapshot.clone());
+            self.st.sm = sm;
+            self.st.commit = last_index;
+            self.st.applied = last_index;
+            self.st.last_snapshot = Some(snapshot.clone());
             self.out.push(Action::PersistSnapshot { snapshot });
             if !keep {
                 self.out.push(Action::PersistEntries {
@@ -330,10 +333,10 @@ impl RaftNode {
             }
         }
         let msg = Message::SnapResp {
-            term: self.term,
-            last_index: self.commit.max(last_index.min(self.log.last_index())),
+            term: self.st.term,
+            last_index: self.st.commit.max(last_index.min(self.st.log.last_index())),
         };
-        debug_assert!(self.role == Role::Follower);
+        debug_assert!(self.st.role == Role::Follower);
         self.send(from, msg);
     }
 }

@@ -1,34 +1,32 @@
 //! A deterministic simulator for the sans-I/O core: seeded network (drop, delay, reorder,
-//! duplicate, partitions), crash/restart from exactly the durable state, clients, and the
-//! checks: election safety, log matching / state machine safety over committed entries, and
-//! linearizability of client ops (a small WGL search; node does not depend on the checker
-//! crate). Every failure message carries the seed: `SIM_SEED=<seed>` replays it.
+//! duplicate, partitions), a disk that may take ticks to make a write durable, crash/restart
+//! from exactly the durable state, clients, and the checks: the driver contract, election
+//! safety, log matching / state machine safety over committed entries, and linearizability
+//! of client ops (a small WGL search; node does not depend on the checker crate). Every
+//! failure message carries the seed: `SIM_SEED=<seed>` replays it.
+//!
+//! The simulator drives the core as the runtime does, by the core's marking of each send
+//! (the driver contract, `node::core` docs): with a slow disk (`disk_delay_max > 0`) the
+//! persists of a step form a job that becomes durable some ticks later, the sends marked
+//! `When::Now` leave at once, and every other action waits for its job. With
+//! `disk_delay_max == 0` every job is durable within its step. [`Driver::Eager`] is a wrong
+//! driver on purpose, which performs everything at once: the contract check must catch it.
 
 #![allow(dead_code)]
 
-use node::core::{Action, Bugs, Command, Config, DurableState, Entry, Event, HardState};
-use node::core::{Input, Message, RaftNode, Reply, Snapshot};
+mod driver;
+mod linearizable;
+
+pub use driver::Driver;
+use driver::Queue;
+pub use linearizable::linearizable;
+
+use crate::support::Disk;
+use node::core::{Bug, Bugs, Command, Config};
+use node::core::{Input, Message, RaftNode, Reply};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, HashMap, HashSet};
-
-/// What a node's disk holds.
-#[derive(Clone, Default)]
-struct Disk {
-    hard: HardState,
-    snapshot: Option<Snapshot>,
-    entries: Vec<Entry>,
-}
-
-impl Disk {
-    fn last_index(&self) -> u64 {
-        self.entries
-            .last()
-            .map(|e| e.index)
-            .or(self.snapshot.as_ref().map(|s| s.last_index))
-            .unwrap_or(0)
-    }
-}
 
 /// One recorded client op.
 #[derive(Clone, Debug)]
@@ -69,6 +67,13 @@ pub struct Sim {
     pub bugs: Bugs,
     pub snapshot_entries: u64,
     pub net: NetConfig,
+    /// Most ticks a persist job takes to become durable (0: durable within its step).
+    pub disk_delay_max: u64,
+    pub driver: Driver,
+    queues: Vec<Queue>,
+    /// Sends marked `Now` performed while a persist of their node was not yet durable, by
+    /// message kind.
+    pub early_sends: BTreeMap<&'static str, u64>,
     flights: Vec<InFlight>,
     /// Blocked directions (from, to).
     cut: HashSet<(usize, usize)>,
@@ -107,6 +112,10 @@ impl Sim {
                 duplicate: 0.0,
                 delay_max: 2,
             },
+            disk_delay_max: 0,
+            driver: Driver::Contract,
+            queues: (0..n).map(|_| Queue::default()).collect(),
+            early_sends: BTreeMap::new(),
             flights: Vec::new(),
             cut: HashSet::new(),
             now: 0,
@@ -144,13 +153,8 @@ impl Sim {
     }
 
     fn boot(&mut self, i: usize) -> RaftNode {
-        let d = self.disks[i].clone();
-        let durable = DurableState {
-            hard_state: d.hard,
-            snapshot: d.snapshot.clone(),
-            entries: d.entries,
-        };
-        self.checked[i] = d.snapshot.map_or(0, |s| s.last_index);
+        let durable = self.disks[i].durable_state();
+        self.checked[i] = durable.snapshot.as_ref().map_or(0, |s| s.last_index);
         RaftNode::restore(self.config(i), durable)
     }
 
@@ -169,7 +173,9 @@ impl Sim {
 
     pub fn crash(&mut self, i: usize) {
         if self.nodes[i].take().is_some() {
-            if self.bugs.no_fsync {
+            // What was not durable yet is lost, and so is what waited for it.
+            self.queues[i] = Queue::default();
+            if self.bugs.has(Bug::NoFsync) {
                 self.disks[i] = self.synced[i].clone();
             }
             // Requests in flight at the crashed node are unknown.
@@ -317,85 +323,10 @@ impl Sim {
         self.execute(i, actions);
     }
 
-    /// Executes actions in order: persists first reach the disk (the ordering rule), sends and
-    /// replies after; then `Persisted` is fed back.
-    fn execute(&mut self, i: usize, actions: Vec<Action>) {
-        let mut persisted = None;
-        for a in actions {
-            match a {
-                Action::PersistHardState {
-                    hard_state,
-                    version,
-                } => {
-                    self.disks[i].hard = hard_state;
-                    persisted = Some(version);
-                }
-                Action::PersistEntries {
-                    truncate_from,
-                    entries,
-                } => {
-                    let d = &mut self.disks[i];
-                    if let Some(from) = truncate_from {
-                        d.entries.retain(|e| e.index < from);
-                    }
-                    for e in entries {
-                        assert_eq!(
-                            e.index,
-                            d.last_index() + 1,
-                            "{}",
-                            "persisted entries must be dense"
-                        );
-                        d.entries.push(e);
-                    }
-                    persisted.get_or_insert(0);
-                }
-                Action::PersistSnapshot { snapshot } => {
-                    let d = &mut self.disks[i];
-                    d.entries.retain(|e| e.index > snapshot.last_index);
-                    d.snapshot = Some(snapshot);
-                    persisted.get_or_insert(0);
-                }
-                Action::Send { to, msg } => {
-                    let to = self.ids.iter().position(|x| *x == to).expect("known peer");
-                    self.check_durable_before_send(i, to, &msg);
-                    self.send(i, to, msg);
-                }
-                Action::Reply { request_id, reply } => self.on_reply(request_id, reply),
-                Action::Event(Event::Leader { node, term }) => {
-                    if let Some(prev) = self.leaders.get(&term) {
-                        if *prev != node {
-                            let v = format!(
-                                "election safety: term {term} has leaders {prev} and {node}"
-                            );
-                            self.violations.push(v);
-                        }
-                    }
-                    self.leaders.insert(term, node);
-                }
-                Action::Event(_) => {}
-            }
-        }
-        if !self.bugs.no_fsync {
-            self.synced[i] = self.disks[i].clone();
-        }
-        if let Some(version) = persisted {
-            let last_index = self.disks[i].last_index();
-            if let Some(node) = self.nodes[i].as_mut() {
-                let more = node.step(Input::Persisted {
-                    hard_state_version: version,
-                    last_index,
-                });
-                if !more.is_empty() {
-                    self.execute(i, more);
-                }
-            }
-        }
-        self.check_committed(i);
-    }
-
-    /// The ordering rule ("persist before you send"): a granted vote and an acknowledged
-    /// append leave the node only once what they promise is on its disk. (Planted
-    /// `vote-twice` leaves the vote out of the disk on purpose, so only the term is checked.)
+    /// What the driver contract protects, checked on the disk itself whatever the driver: a
+    /// granted vote, a candidate's RequestVote and an acknowledged append leave the node only
+    /// once what they promise is on its disk. (Planted `vote-twice` leaves the vote out of the
+    /// disk on purpose, so only the term is checked.)
     fn check_durable_before_send(&mut self, i: usize, to: usize, msg: &Message) {
         let d = &self.disks[i];
         let broken = match msg {
@@ -404,7 +335,7 @@ impl Sim {
                 granted: true,
                 pre: false,
             } => {
-                let vote_lost = self.bugs.vote_twice && d.hard.voted_for.is_none();
+                let vote_lost = self.bugs.has(Bug::VoteTwice) && d.hard.voted_for.is_none();
                 d.hard.term != *term
                     || !(vote_lost || d.hard.voted_for.as_deref() == Some(self.ids[to].as_str()))
             }
@@ -414,6 +345,13 @@ impl Sim {
                 term,
                 ..
             } => d.last_index() < *match_index || d.hard.term != *term,
+            Message::Vote {
+                term, pre: false, ..
+            } => {
+                let vote_lost = self.bugs.has(Bug::VoteTwice) && d.hard.voted_for.is_none();
+                d.hard.term != *term
+                    || !(vote_lost || d.hard.voted_for.as_ref() == Some(&self.ids[i]))
+            }
             _ => false,
         };
         if broken {
@@ -458,13 +396,11 @@ impl Sim {
         op.result = match reply {
             Reply::ReadOk(v) => Some(Ok(Some(v))),
             Reply::WriteOk | Reply::CasOk => Some(Ok(None)),
-            Reply::Error { code: 20, .. } if matches!(op.cmd, Command::Read { .. }) => {
-                Some(Ok(None))
+            Reply::KeyMissing if matches!(op.cmd, Command::Read { .. }) => Some(Ok(None)),
+            Reply::NotLeader { .. } | Reply::KeyMissing | Reply::PreconditionFailed { .. } => {
+                Some(Err(()))
             }
-            Reply::Error {
-                code: 11 | 20 | 22, ..
-            } => Some(Err(())),
-            Reply::Error { .. } => None, // indefinite
+            Reply::LeadershipLost | Reply::EntryReplaced => None, // indefinite
         };
         if op.result.is_none() {
             op.ret = None;
@@ -496,10 +432,14 @@ impl Sim {
         self.checked[i] = self.checked[i].max(commit);
     }
 
-    /// Advances time by one tick: deliveries, then a tick on every live node.
+    /// Advances time by one tick: persist jobs that are due, deliveries, then a tick on every
+    /// live node.
     pub fn tick(&mut self) {
         self.now += 1;
         let now = self.now;
+        for i in 0..self.n() {
+            self.complete_jobs(i);
+        }
         let mut due: Vec<InFlight> = Vec::new();
         let mut later = Vec::new();
         for f in self.flights.drain(..) {
@@ -528,7 +468,7 @@ impl Sim {
         for i in 0..self.n() {
             self.step(i, Input::Tick);
         }
-        if self.bugs.no_fsync && now.is_multiple_of(WRITEBACK_TICKS) {
+        if self.bugs.has(Bug::NoFsync) && now.is_multiple_of(WRITEBACK_TICKS) {
             self.synced = self.disks.clone();
         }
     }
@@ -587,71 +527,16 @@ impl Sim {
     }
 }
 
-/// Per-key WGL (Wing & Gong) with memo over (linearized set, value): small histories only.
-pub fn linearizable(ops: &[ClientOp]) -> Result<(), String> {
-    let mut keys: BTreeMap<&str, Vec<&ClientOp>> = BTreeMap::new();
-    for op in ops {
-        if !matches!(op.result, Some(Err(()))) {
-            keys.entry(op.key.as_str()).or_default().push(op);
-        }
+/// A message's kind, for counts.
+pub fn kind(msg: &Message) -> &'static str {
+    match msg {
+        Message::Vote { .. } => "Vote",
+        Message::VoteResp { .. } => "VoteResp",
+        Message::Append { .. } => "Append",
+        Message::AppendResp { .. } => "AppendResp",
+        Message::Snap { .. } => "Snap",
+        Message::SnapResp { .. } => "SnapResp",
     }
-    for (key, ops) in keys {
-        if !key_linearizable(&ops) {
-            return Err(format!(
-                "linearizability: key {key} ({} ops) has no linearization",
-                ops.len()
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn legal(state: Option<i64>, op: &ClientOp) -> Option<Option<i64>> {
-    match (&op.cmd, &op.result) {
-        (Command::Read { .. }, Some(Ok(v))) => (*v == state).then_some(state),
-        (Command::Read { .. }, _) => Some(state),
-        (Command::Write { value, .. }, _) => Some(Some(*value)),
-        (Command::Cas { from, to, .. }, _) => (state == Some(*from)).then_some(Some(*to)),
-    }
-}
-
-fn key_linearizable(ops: &[&ClientOp]) -> bool {
-    // Drop unknown reads (they constrain nothing); order by call.
-    let ops: Vec<&ClientOp> = ops
-        .iter()
-        .copied()
-        .filter(|o| !(matches!(o.cmd, Command::Read { .. }) && o.result.is_none()))
-        .collect();
-    let n = ops.len();
-    let ret = |o: &ClientOp| o.ret.unwrap_or(u64::MAX);
-    let mut memo: HashSet<(Vec<bool>, Option<i64>)> = HashSet::new();
-    let mut stack: Vec<(Vec<bool>, Option<i64>)> = vec![(vec![false; n], None)];
-    while let Some((done, state)) = stack.pop() {
-        // Every ok op linearized: the rest are unknown and may never have happened.
-        if (0..n).all(|i| done[i] || ops[i].result.is_none()) {
-            return true;
-        }
-        if !memo.insert((done.clone(), state)) {
-            continue;
-        }
-        // Candidates: not done, called before every pending op's return.
-        let min_ret = (0..n)
-            .filter(|&i| !done[i])
-            .map(|i| ret(ops[i]))
-            .min()
-            .unwrap_or(u64::MAX);
-        for i in 0..n {
-            if done[i] || ops[i].call > min_ret {
-                continue;
-            }
-            if let Some(next) = legal(state, ops[i]) {
-                let mut d = done.clone();
-                d[i] = true;
-                stack.push((d, next));
-            }
-        }
-    }
-    false
 }
 
 /// The seeds to use: `SIM_SEED` when set (to replay one), else `SIM_SEEDS=N` (soak: seeds

@@ -1,36 +1,21 @@
-//! Model checking of the Raft core with stateright: the same `RaftNode` the runtime drives is
-//! wrapped as a stateright actor (three servers, scripted clients), and every interleaving of
-//! message deliveries (unordered: reordering is free), timer firings and crash-restarts is
-//! explored up to a bounded depth. A crash restarts the server from exactly what its disk
-//! holds; with planted `no-fsync` the disk keeps nothing that was not synced (nothing is).
-//!
-//! Properties (Raft paper, Figure 3): election safety (from the terms each server ever led, so
-//! a leader that has stepped down still counts), log matching, leader completeness, state
-//! machine safety; and linearizability of the clients' writes and reads with stateright's
-//! `LinearizabilityTester` over its register `SequentialSpec`.
-//!
-//! Bounds keep each check well under a minute: timeouts are one tick, so a timer firing on a
-//! follower starts an election; terms are capped; a scenario names the servers whose timers
-//! run and the one that may crash. Tests both ways: the correct core has no counterexample in
-//! its bound (and the state count shows the search was not vacuous), while each planted bug
-//! the model can express — `vote-twice`, `no-fsync`, `lost-truncate`, `follower-read`,
-//! `stale-read` — yields one. `commit-old-term` (Figure 8 needs five servers and a long
-//! schedule) and `no-dedup` (needs client retries) are beyond this bound; the simulator
-//! (`tests/sim.rs`) catches them.
+//! The stateright model of a cluster: three servers running the node's core as actors,
+//! scripted clients, modelled disks (instant or slow), crash-restart, and the properties
+//! checked on every state.
 
-use node::core::{Action, Bugs, Command, Config, DurableState, Entry, HardState, Input, Message};
-use node::core::{RaftNode, Reply, Snapshot};
+use crate::support::{is_persist, Disk};
+use node::core::{Action, Bug, Bugs, Command, Config, Input, Message};
+use node::core::{RaftNode, Reply, When};
 use stateright::actor::{model_timeout, Actor, ActorModel, Id, Network, Out};
 use stateright::semantics::register::{Register, RegisterOp, RegisterRet};
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
-use stateright::{Checker, Expectation, HasDiscoveries, Model};
+use stateright::Expectation;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 const SERVERS: usize = 3;
 /// The properties that must always hold.
-const SAFETY: [&str; 5] = [
+pub(super) const SAFETY: [&str; 5] = [
     "election safety",
     "log matching",
     "leader completeness",
@@ -38,32 +23,49 @@ const SAFETY: [&str; 5] = [
     "linearizable",
 ];
 
+/// Found when a client has had an answer (so "linearizable" judged a completed op).
+pub(super) const OP_COMPLETES: &str = "a client op completes";
+/// Found when a client has had the answers to all its ops (a write, then a read).
+pub(super) const SCRIPT_COMPLETES: &str = "a client completes its ops";
+/// Found when some server has led a term (so "election safety" judged a leader).
+pub(super) const ELECTED: &str = "a leader is elected";
+/// Found when leaders of two terms have been elected (logs can conflict).
+pub(super) const TWO_TERMS: &str = "two terms have leaders";
+/// Found when some server has committed an entry (so the log properties judged one).
+pub(super) const COMMITTED: &str = "an entry is committed";
+/// Found when a `Now` send left while its server's writes were not durable.
+pub(super) const SENT_EARLY: &str = "a send leaves before the fsync";
+/// Found when a crash lost writes whose AppendEntries had already left.
+pub(super) const LOST_EARLY: &str = "a crash loses writes already sent";
+
 /// A client step: write a value, or read, at one server.
 #[derive(Clone, Copy, Debug)]
-enum Op {
+pub(super) enum Op {
     Put(i64),
     Get,
 }
 
 /// What a check explores.
 #[derive(Clone, Debug)]
-struct Scenario {
-    bugs: Bugs,
+pub(super) struct Scenario {
+    pub(super) bugs: Bugs,
     /// Servers whose tick timer runs (they may campaign, and heartbeat when leading).
-    timed: Vec<usize>,
+    pub(super) timed: Vec<usize>,
     /// The server that may crash and restart once.
-    crasher: Option<usize>,
+    pub(super) crasher: Option<usize>,
     /// Client scripts: (server, op), one op at a time.
-    clients: Vec<Vec<(usize, Op)>>,
+    pub(super) clients: Vec<Vec<(usize, Op)>>,
     /// No election past this term.
-    max_term: u64,
+    pub(super) max_term: u64,
     /// Start from a settled cluster where this server leads term 1 (a fixed prefix: its
     /// election and no-op, every message delivered), to spend the depth on what follows.
-    settled_leader: Option<usize>,
+    pub(super) settled_leader: Option<usize>,
+    /// Servers whose writes become durable only when their `Disk` timer fires.
+    pub(super) slow_disk: Vec<usize>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-enum Msg {
+pub(super) enum Msg {
     Raft(Message),
     Put { req: u64, value: i64 },
     Get { req: u64 },
@@ -72,21 +74,15 @@ enum Msg {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-enum Timer {
+pub(super) enum Timer {
     Tick,
     Crash,
-}
-
-/// What a server's disk holds.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-struct Disk {
-    hard: HardState,
-    snapshot: Option<Snapshot>,
-    entries: Vec<Entry>,
+    /// A slow disk makes what it is writing durable.
+    Disk,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct Server {
+pub(super) struct Server {
     node: RaftNode,
     disk: Disk,
     /// What survives a crash: the disk, or with `no-fsync` only what was synced (nothing).
@@ -97,15 +93,25 @@ struct Server {
     crashed: bool,
     /// Ghost state: the terms this server has led (survives crashes).
     led: BTreeSet<u64>,
+    /// A slow disk's writes in progress: the disk once they are durable.
+    writing: Option<Disk>,
+    /// Actions waiting for `writing` to be durable, in order.
+    held: Vec<Action>,
+    /// Ghost state: a `Now` send left while `writing` was not durable.
+    sent_early: bool,
+    /// Ghost state: a `Now` send left during the current `writing`.
+    early_in_writing: bool,
+    /// Ghost state: a crash lost a `writing` during which a `Now` send had left.
+    lost_early: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-enum State {
+pub(super) enum State {
     Server(Box<Server>),
     Client { next: usize, awaiting: Option<u64> },
 }
 
-enum RaftActor {
+pub(super) enum RaftActor {
     Server(Arc<Scenario>),
     Client(Vec<(usize, Op)>),
 }
@@ -129,12 +135,7 @@ fn config(id: usize, bugs: Bugs) -> Config {
 }
 
 fn boot(id: usize, bugs: Bugs, disk: &Disk) -> RaftNode {
-    let durable = DurableState {
-        hard_state: disk.hard.clone(),
-        snapshot: disk.snapshot.clone(),
-        entries: disk.entries.clone(),
-    };
-    RaftNode::restore(config(id, bugs), durable)
+    RaftNode::restore(config(id, bugs), disk.durable_state())
 }
 
 fn fresh(i: usize, bugs: Bugs) -> Server {
@@ -146,6 +147,11 @@ fn fresh(i: usize, bugs: Bugs) -> Server {
         next_request: 1,
         crashed: false,
         led: BTreeSet::new(),
+        writing: None,
+        held: Vec::new(),
+        sent_early: false,
+        early_in_writing: false,
+        lost_early: false,
     }
 }
 
@@ -159,7 +165,7 @@ fn settled(sc: &Scenario, leader: usize) -> Vec<Server> {
         let s = &mut servers[at];
         let actions = s.node.step(inp);
         let mut out = Out::<RaftActor>::new();
-        perform(s, actions, sc.bugs.no_fsync, &mut out);
+        perform(s, actions, &Driver::instant(sc), &mut out);
         for cmd in out {
             if let stateright::actor::Command::Send(to, Msg::Raft(m)) = cmd {
                 queue.push_back((at, usize::from(to), m));
@@ -222,9 +228,12 @@ impl Actor for RaftActor {
         }
     }
 
-    fn on_msg(&self, _id: Id, state: &mut Cow<State>, src: Id, msg: Msg, o: &mut Out<Self>) {
+    fn on_msg(&self, id: Id, state: &mut Cow<State>, src: Id, msg: Msg, o: &mut Out<Self>) {
         match (self, &**state) {
-            (RaftActor::Server(sc), State::Server(_)) => server_msg(sc, state, src, msg, o),
+            (RaftActor::Server(sc), State::Server(_)) => {
+                let d = Driver::of(sc, usize::from(id));
+                server_msg(&d, state, src, msg, o)
+            }
             (RaftActor::Client(script), State::Client { next, awaiting }) => {
                 let req = match msg {
                     Msg::PutOk { req } | Msg::GetOk { req, .. } => req,
@@ -261,7 +270,7 @@ impl Actor for RaftActor {
                     unreachable!()
                 };
                 let actions = s.node.step(Input::Tick);
-                perform(s, actions, sc.bugs.no_fsync, o);
+                perform(s, actions, &Driver::of(sc, i), o);
             }
             Timer::Crash => {
                 let State::Server(s) = state.to_mut() else {
@@ -271,12 +280,23 @@ impl Actor for RaftActor {
                 s.node = boot(i, sc.bugs, &s.disk);
                 s.requests.clear(); // their clients never hear back
                 s.crashed = true;
+                // What the disk was writing is lost, and so is what waited for it.
+                s.writing = None;
+                s.held.clear();
+                s.lost_early |= std::mem::take(&mut s.early_in_writing);
+                o.cancel_timer(Timer::Disk);
+            }
+            Timer::Disk => {
+                let State::Server(s) = state.to_mut() else {
+                    unreachable!()
+                };
+                disk_done(s, &Driver::of(sc, i), o);
             }
         }
     }
 }
 
-fn server_msg(sc: &Scenario, state: &mut Cow<State>, src: Id, msg: Msg, o: &mut Out<RaftActor>) {
+fn server_msg(d: &Driver, state: &mut Cow<State>, src: Id, msg: Msg, o: &mut Out<RaftActor>) {
     let State::Server(s) = state.to_mut() else {
         unreachable!()
     };
@@ -307,57 +327,124 @@ fn server_msg(sc: &Scenario, state: &mut Cow<State>, src: Id, msg: Msg, o: &mut 
         _ => return,
     };
     let actions = s.node.step(input);
-    perform(s, actions, sc.bugs.no_fsync, o);
+    perform(s, actions, d, o);
 }
 
-/// Executes actions in order (the ordering rule): persists reach the disk before the sends
-/// and replies after them; then `Persisted` is fed back.
-fn perform(s: &mut Server, actions: Vec<Action>, no_fsync: bool, o: &mut Out<RaftActor>) {
+/// How one server's actions are executed.
+struct Driver {
+    /// Writes become durable at the `Disk` timer, not within the step.
+    slow: bool,
+    /// Planted `no-fsync`: nothing written survives a crash.
+    no_fsync: bool,
+}
+
+impl Driver {
+    fn of(sc: &Scenario, server: usize) -> Driver {
+        Driver {
+            slow: sc.slow_disk.contains(&server),
+            no_fsync: sc.bugs.has(Bug::NoFsync),
+        }
+    }
+
+    fn instant(sc: &Scenario) -> Driver {
+        Driver {
+            slow: false,
+            no_fsync: sc.bugs.has(Bug::NoFsync),
+        }
+    }
+}
+
+/// Executes a step's actions by the driver contract. On an instant disk the persists are
+/// durable first, then the other actions run in order and `Persisted` is fed back. On a slow
+/// disk the persists join what the disk is writing, `Now` sends leave at once and the other
+/// actions wait for the `Disk` timer ([`disk_done`]).
+fn perform(s: &mut Server, actions: Vec<Action>, d: &Driver, o: &mut Out<RaftActor>) {
     let mut pending = actions;
     while !pending.is_empty() {
-        let mut persisted = false;
-        for a in std::mem::take(&mut pending) {
-            match a {
-                Action::PersistHardState { hard_state, .. } => {
-                    s.disk.hard = hard_state;
-                    persisted = true;
+        let (persists, others): (Vec<Action>, Vec<Action>) = std::mem::take(&mut pending)
+            .into_iter()
+            .partition(is_persist);
+        if d.slow {
+            if !persists.is_empty() {
+                let disk = s.writing.get_or_insert_with(|| s.disk.clone());
+                for a in &persists {
+                    disk.apply(a);
                 }
-                Action::PersistEntries {
-                    truncate_from,
-                    entries,
-                } => {
-                    if let Some(from) = truncate_from {
-                        s.disk.entries.retain(|e| e.index < from);
-                    }
-                    s.disk.entries.extend(entries);
-                    persisted = true;
-                }
-                Action::PersistSnapshot { snapshot } => {
-                    s.disk.entries.retain(|e| e.index > snapshot.last_index);
-                    s.disk.snapshot = Some(snapshot);
-                    persisted = true;
-                }
-                Action::Send { to, msg } => {
-                    let to: usize = to[1..].parse().expect("node ids are nK");
-                    o.send(Id::from(to), Msg::Raft(msg));
-                }
-                Action::Reply { request_id, reply } => reply_to(s, request_id, reply, o),
-                Action::Event(node::core::Event::Leader { term, .. }) => {
-                    s.led.insert(term);
-                }
-                Action::Event(_) => {}
+                o.set_timer(Timer::Disk, model_timeout());
             }
+            for a in others {
+                let now = matches!(
+                    a,
+                    Action::Send {
+                        when: When::Now,
+                        ..
+                    }
+                );
+                if now || s.writing.is_none() {
+                    s.early_in_writing |= now && s.writing.is_some();
+                    s.sent_early |= s.early_in_writing;
+                    emit(s, a, o);
+                } else {
+                    s.held.push(a);
+                }
+            }
+            return;
         }
-        if !no_fsync {
+        for a in &persists {
+            s.disk.apply(a);
+        }
+        for a in others {
+            emit(s, a, o);
+        }
+        if !d.no_fsync {
             s.synced = s.disk.clone();
         }
-        if persisted {
+        if !persists.is_empty() {
             let last_index = s.node.last_index();
             pending = s.node.step(Input::Persisted {
                 hard_state_version: u64::MAX,
                 last_index,
             });
         }
+    }
+}
+
+/// A slow disk's writes are durable: perform what waited for them and report `Persisted`.
+fn disk_done(s: &mut Server, d: &Driver, o: &mut Out<RaftActor>) {
+    let Some(disk) = s.writing.take() else {
+        return;
+    };
+    s.disk = disk;
+    s.early_in_writing = false;
+    if !d.no_fsync {
+        s.synced = s.disk.clone();
+    }
+    for a in std::mem::take(&mut s.held) {
+        emit(s, a, o);
+    }
+    let last_index = s.disk.last_index();
+    let more = s.node.step(Input::Persisted {
+        hard_state_version: u64::MAX,
+        last_index,
+    });
+    perform(s, more, d, o);
+}
+
+/// Performs one action that is not a persist.
+fn emit(s: &mut Server, action: Action, o: &mut Out<RaftActor>) {
+    match action {
+        Action::Send { to, msg, .. } => {
+            let to: usize = to[1..].parse().expect("node ids are nK");
+            o.send(Id::from(to), Msg::Raft(msg));
+        }
+        Action::Reply { request_id, reply } => reply_to(s, request_id, reply, o),
+        Action::Event(node::core::Event::Leader { term, .. }) => {
+            s.led.insert(term);
+        }
+        Action::Event(_) => {}
+        Action::PersistHardState { .. }
+        | Action::PersistEntries { .. }
+        | Action::PersistSnapshot { .. } => unreachable!("persists go to the disk"),
     }
 }
 
@@ -368,13 +455,15 @@ fn reply_to(s: &mut Server, request_id: u64, reply: Reply, o: &mut Out<RaftActor
     match (reply, write) {
         (Reply::WriteOk, true) => o.send(client, Msg::PutOk { req }),
         (Reply::ReadOk(value), false) => o.send(client, Msg::GetOk { req, value }),
-        (Reply::Error { code: 20, .. }, false) => o.send(client, Msg::GetOk { req, value: 0 }),
+        (Reply::KeyMissing, false) => o.send(client, Msg::GetOk { req, value: 0 }),
         _ => {} // not leader, or indefinite: the client never learns an outcome
     }
 }
 
-type History = LinearizabilityTester<Id, Register<i64>>;
-type SysState = stateright::actor::ActorModelState<RaftActor, History>;
+pub(super) type History = LinearizabilityTester<Id, Register<i64>>;
+/// The model's type.
+type Am = ActorModel<RaftActor, Scenario, History>;
+pub(super) type SysState = stateright::actor::ActorModelState<RaftActor, History>;
 
 fn servers(state: &SysState) -> Vec<&Server> {
     state
@@ -431,10 +520,10 @@ fn leader_completeness(s: &SysState) -> bool {
     })
 }
 
-fn model(sc: Scenario) -> ActorModel<RaftActor, Scenario, History> {
+pub(super) fn model(sc: Scenario) -> ActorModel<RaftActor, Scenario, History> {
     let sc = Arc::new(sc);
     let clients = sc.clients.clone();
-    ActorModel::new((*sc).clone(), LinearizabilityTester::new(Register(0)))
+    let m = ActorModel::new((*sc).clone(), LinearizabilityTester::new(Register(0)))
         .actors((0..SERVERS).map(|_| RaftActor::Server(sc.clone())))
         .actors(clients.into_iter().map(RaftActor::Client))
         .init_network(Network::new_unordered_nonduplicating([]))
@@ -450,11 +539,6 @@ fn model(sc: Scenario) -> ActorModel<RaftActor, Scenario, History> {
         })
         .property(Expectation::Always, "linearizable", |_, s| {
             s.history.serialized_history().is_some()
-        })
-        .property(Expectation::Sometimes, "a client op completes", |_, s| {
-            s.actor_states
-                .iter()
-                .any(|a| matches!(&**a, State::Client { next, .. } if *next >= 2))
         })
         .record_msg_out(|_, h, env| {
             let op = match env.msg {
@@ -475,172 +559,40 @@ fn model(sc: Scenario) -> ActorModel<RaftActor, Scenario, History> {
             let mut h = h.clone();
             let _ = h.on_return(env.dst, ret);
             Some(h)
-        })
+        });
+    reachability(m)
 }
 
-/// Runs `sc` to `depth`; returns the checker (stopping at the first failure when `hunt`).
-fn check(
-    sc: Scenario,
-    depth: usize,
-    hunt: bool,
-) -> impl Checker<ActorModel<RaftActor, Scenario, History>> {
-    let mut c = model(sc).checker().target_max_depth(depth).threads(2);
-    if hunt {
-        c = c.finish_when(HasDiscoveries::AnyFailures);
-    }
-    let c = c.spawn_bfs().join();
-    eprintln!("{} unique states to depth {depth}", c.unique_state_count());
-    c
-}
-
-fn scenario(bugs: &str) -> Scenario {
-    Scenario {
-        bugs: if bugs.is_empty() {
-            Bugs::default()
-        } else {
-            Bugs::from_name(bugs).unwrap()
-        },
-        timed: vec![0, 1, 2],
-        crasher: None,
-        clients: Vec::new(),
-        max_term: 2,
-        settled_leader: None,
-    }
-}
-
-/// Hunts for a violation of `property` with `bug` on, then checks that the same bounded
-/// scenario has no violation at all without it.
-fn both_ways(bug: &str, mut sc: Scenario, depth: usize, property: &'static str) {
-    sc.bugs = Bugs::from_name(bug).unwrap();
-    let c = check(sc.clone(), depth, true);
-    eprintln!(
-        "{bug}: discoveries {:?}",
-        c.discoveries().keys().collect::<Vec<_>>()
-    );
-    let steps = c.discovery(property).map(|path| path.into_actions().len());
-    assert!(
-        steps.is_some(),
-        "{bug}: no {property} violation within depth {depth}"
-    );
-    eprintln!("{bug}: counterexample of {property} in {steps:?} steps");
-    sc.bugs = Bugs::default();
-    let c = check(sc, depth, false);
-    for p in SAFETY {
-        let path = c
-            .discovery(p)
-            .map(|path| format!("{:?}", path.into_actions()));
-        assert!(path.is_none(), "{p} fails without {bug}: {path:?}");
-    }
-}
-
-/// Two candidates; the third server votes, crashes and votes again in the same term.
-fn double_vote() -> Scenario {
-    Scenario {
-        timed: vec![0, 1],
-        crasher: Some(2),
-        max_term: 1,
-        ..scenario("")
-    }
-}
-
-#[test]
-fn vote_twice_elects_two_leaders_in_a_term() {
-    both_ways("vote-twice", double_vote(), 9, "election safety");
-}
-
-#[test]
-fn no_fsync_loses_a_vote_in_a_crash() {
-    both_ways("no-fsync", double_vote(), 9, "election safety");
-}
-
-#[test]
-fn lost_truncate_commits_a_stale_entry() {
-    let sc = Scenario {
-        timed: vec![0, 1],
-        max_term: 2,
-        ..scenario("")
-    };
-    both_ways("lost-truncate", sc, 13, "state machine safety");
-}
-
-#[test]
-fn follower_read_is_not_linearizable() {
-    let sc = Scenario {
-        timed: vec![0],
-        clients: vec![vec![(0, Op::Put(1)), (1, Op::Get)]],
-        max_term: 1,
-        ..scenario("")
-    };
-    both_ways("follower-read", sc, 13, "linearizable");
-}
-
-#[test]
-fn stale_read_is_not_linearizable() {
-    let depth = depth_or(13);
-    // n0 leads term 1 and stays leader in its own view (no CheckQuorum in the model) while
-    // n1 is elected in term 2 and commits a write; n0 then answers a read locally.
-    let sc = Scenario {
-        timed: vec![1],
-        clients: vec![vec![(1, Op::Put(1)), (0, Op::Get)]],
-        settled_leader: Some(0),
-        ..scenario("")
-    };
-    both_ways("stale-read", sc, depth, "linearizable");
-}
-
-/// The correct core from scratch: three servers whose timers all run, one that may crash,
-/// two clients; every safety property holds (at depth 11 a client op also completes; the
-/// default depth stops short of that to keep the suite fast: `MODEL_DEPTH=11` runs it).
-#[test]
-fn the_core_satisfies_figure_3_from_scratch() {
-    let depth = depth_or(10);
-    let sc = Scenario {
-        crasher: Some(2),
-        clients: vec![
-            vec![(0, Op::Put(1)), (1, Op::Get)],
-            vec![(1, Op::Put(2)), (2, Op::Get)],
-        ],
-        ..scenario("")
-    };
-    let c = check(sc, depth, false);
-    for p in SAFETY {
-        let path = c
-            .discovery(p)
-            .map(|path| format!("{:?}", path.into_actions()));
-        assert!(path.is_none(), "{p} fails: {path:?}");
-    }
-    assert!(
-        c.unique_state_count() > 100_000,
-        "a vacuous search explores few states"
-    );
-}
-
-/// The correct core from a settled leader: the depth goes to replication, reads, a
-/// re-election and a crash-restart.
-#[test]
-fn the_core_satisfies_figure_3_after_an_election() {
-    let depth = depth_or(12);
-    let sc = Scenario {
-        timed: vec![0, 1],
-        crasher: Some(2),
-        clients: vec![
-            vec![(1, Op::Put(1)), (0, Op::Get)],
-            vec![(0, Op::Put(2)), (2, Op::Get)],
-        ],
-        settled_leader: Some(0),
-        ..scenario("")
-    };
-    let c = check(sc, depth, false);
-    c.assert_properties();
-    assert!(
-        c.unique_state_count() > 100_000,
-        "a vacuous search explores few states"
-    );
-}
-
-fn depth_or(default: usize) -> usize {
-    std::env::var("MODEL_DEPTH")
-        .ok()
-        .and_then(|d| d.parse().ok())
-        .unwrap_or(default)
+/// The "sometimes" properties: each shows that a search reached what its test claims to
+/// check (a leader, a commit, a completed client op, an early send).
+fn reachability(m: Am) -> Am {
+    m.property(Expectation::Sometimes, OP_COMPLETES, |_, s| {
+        s.actor_states
+            .iter()
+            .any(|a| matches!(&**a, State::Client { next, .. } if *next >= 2))
+    })
+    .property(Expectation::Sometimes, SCRIPT_COMPLETES, |_, s| {
+        s.actor_states
+            .iter()
+            .any(|a| matches!(&**a, State::Client { next, awaiting: None } if *next > 0))
+    })
+    .property(Expectation::Sometimes, ELECTED, |_, s| {
+        servers(s).iter().any(|srv| !srv.led.is_empty())
+    })
+    .property(Expectation::Sometimes, TWO_TERMS, |_, s| {
+        let terms: BTreeSet<u64> = servers(s)
+            .iter()
+            .flat_map(|srv| srv.led.iter().copied())
+            .collect();
+        terms.len() >= 2
+    })
+    .property(Expectation::Sometimes, COMMITTED, |_, s| {
+        servers(s).iter().any(|srv| srv.node.commit_index() > 0)
+    })
+    .property(Expectation::Sometimes, SENT_EARLY, |_, s| {
+        servers(s).iter().any(|srv| srv.sent_early)
+    })
+    .property(Expectation::Sometimes, LOST_EARLY, |_, s| {
+        servers(s).iter().any(|srv| srv.lost_early)
+    })
 }

@@ -10,15 +10,15 @@
 //! | `no-fsync` | every node crashes after acknowledged writes | linearizability (lost writes) |
 //! | `no-dedup` | a write retried with the same client/seq | linearizability |
 
-use super::simulator::{self, Sim};
-use super::{chaos, read, write};
+use super::chaos;
+use crate::simulator::{self, Sim};
+use crate::support::{read, write};
 use node::core::Bugs;
 use rand::Rng;
 
 /// Runs `scenario` with `bug` over seeds until a violation shows; returns the seeds needed.
 fn catches(bug: &str, seeds_max: u64, scenario: fn(&mut Sim)) -> Option<u64> {
-    let mut bugs = Bugs::default();
-    bugs.enable(bug).unwrap();
+    let bugs = Bugs::from_name(bug).unwrap();
     for seed in 0..seeds_max {
         let mut s = Sim::new(5, seed, bugs);
         scenario(&mut s);

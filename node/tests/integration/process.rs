@@ -230,3 +230,19 @@ fn three_processes_survive_the_leader_being_killed() {
     let r = request(&c, old, json!({"msg_id":11,"type":"read","key":"k"}), t);
     assert_eq!(r["value"], 8, "{r}");
 }
+
+/// `raft-node --list-bugs` prints each planted bug's CLI name on its own line, in declaration
+/// order, and exits 0 (faultline's scorecard compares its own copy of the names with it).
+#[test]
+fn list_bugs_prints_every_bug_name_in_order() {
+    let out = Command::new(env!("CARGO_BIN_EXE_raft-node"))
+        .arg("--list-bugs")
+        .output()
+        .expect("run raft-node --list-bugs");
+    assert!(out.status.success(), "{out:?}");
+    let names: Vec<String> = node::core::Bug::all().iter().map(|b| b.name()).collect();
+    let mut expected = names.join("\n");
+    expected.push('\n');
+    assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+    assert!(names.contains(&"lost-truncate".to_string()) && names.len() == 7);
+}

@@ -1,34 +1,17 @@
 //! The 6.824 Raft tests (2A-2D) as deterministic simulations of our core, plus the planted
 //! bugs, each caught within a bounded number of seeds while the bug-free core passes the same
 //! scenario. Section numbers refer to the Raft paper (extended version). A failure prints its
-//! seed; `SIM_SEED=<seed> cargo test -p node --test sim <name>` replays it.
+//! seed; `SIM_SEED=<seed> cargo test -p node --test integration <name>` replays it. The
+//! [`driver`] tests run the same scenarios with a slow disk, where a leader's AppendEntries
+//! leave before its own writes are durable, as in the runtime.
 
-#[path = "simulator/planted.rs"]
+mod driver;
 mod planted;
-mod simulator;
 
-use node::core::{Bugs, Command};
+use crate::simulator::{self, seeds, Sim};
+use crate::support::{read, write};
+use node::core::Bugs;
 use rand::Rng;
-use simulator::{seeds, Sim};
-
-/// A write; `seq` 0 means "no deduplication" (empty client id).
-pub(crate) fn write(key: &str, value: i64, seq: u64) -> Command {
-    let client = if seq == 0 {
-        String::new()
-    } else {
-        "t".to_string()
-    };
-    Command::Write {
-        key: key.into(),
-        value,
-        client,
-        seq,
-    }
-}
-
-pub(crate) fn read(key: &str) -> Command {
-    Command::Read { key: key.into() }
-}
 
 /// §5.2 (6.824 TestInitialElection): one leader is elected, and it stays while nothing fails.
 #[test]
