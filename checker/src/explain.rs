@@ -7,8 +7,8 @@
 //! observation would fail for a trivial reason ("read of a value never written") and hide the
 //! real one. Shrinking is bounded by the same budget as the search.
 
+use crate::keyname::key_name;
 use crate::model::ModelKind;
-use crate::report::key_name;
 use crate::wgl::{Budget, SearchResult, Stuck};
 use histories::{History, Op, Outcome, Value, F};
 use serde::Serialize;
