@@ -1,6 +1,7 @@
 //! Election safety (Raft §5.2, Figure 3): at most one leader per term.
 //!
-//! Input: the JSON lines nodes print, `{"event":"leader","node":"n2","term":3}` (DESIGN.md).
+//! Input: the JSON lines nodes print, `{"event":"leader","node":"n2","term":3}`
+//! (docs/design.md, "System spec").
 //! Node logs mix these with other output, so lines that are not leader events are skipped; a
 //! line that starts like a leader event but does not parse is an error naming `file:line`.
 
