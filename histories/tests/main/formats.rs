@@ -3,13 +3,8 @@
 
 use histories::{load, parse_reader, write_ops, Format, Outcome, Value, F};
 use proptest::prelude::*;
-use std::path::PathBuf;
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata")
-        .join(name)
-}
+use crate::common::fixture;
 
 #[test]
 fn detects_and_loads_every_fixture() {
