@@ -309,7 +309,7 @@ pub fn read_edn<R: BufRead>(
     reader
         .take(EDN_BYTES_MAX)
         .read_to_end(&mut bytes)
-        .map_err(|e| Error::at(source, 0, None, format!("cannot read: {e}")))?;
+        .map_err(|e| Error::caused(source, 0, "cannot read", e))?;
     let newlines = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
     let unterminated = !bytes.is_empty() && !bytes.ends_with(b"\n");
     stats.lines = newlines + u64::from(unterminated);
@@ -520,8 +520,7 @@ pub fn read_jepsen_log<R: BufRead>(
 ) -> Result<(), Error> {
     for (i, line) in reader.split(b'\n').enumerate() {
         let line_no = i as u64 + 1;
-        let bytes =
-            line.map_err(|e| Error::at(source, line_no, None, format!("cannot read: {e}")))?;
+        let bytes = line.map_err(|e| Error::caused(source, line_no, "cannot read", e))?;
         stats.lines += 1;
         let text = String::from_utf8_lossy(&bytes);
         match parse_log_line(&text, line_no, source)? {

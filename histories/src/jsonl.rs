@@ -305,7 +305,7 @@ fn fill_batch<R: BufRead>(
         let n = (&mut *reader)
             .take(LINE_BYTES_MAX + 1)
             .read_until(b'\n', &mut batch.buf)
-            .map_err(|e| Error::at(source, *line_no + 1, None, format!("cannot read: {e}")))?;
+            .map_err(|e| Error::caused(source, *line_no + 1, "cannot read", e))?;
         if n == 0 {
             break;
         }
@@ -371,7 +371,7 @@ fn parse_line(bytes: &[u8], line_no: u64, source: &str) -> Result<Parsed, Error>
         } else {
             "bad JSON"
         };
-        Error::at(source, line_no, None, format!("{what}: {e}"))
+        Error::caused(source, line_no, what, e)
     })?;
     if line.faultline.is_some() && line.kind.is_none() {
         return Ok(Parsed::Header(
