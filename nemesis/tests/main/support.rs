@@ -283,6 +283,8 @@ pub fn spawn_helper(role: &str, id: &RunId, dir: &std::path::Path) -> (std::proc
             break pid.trim().parse::<u32>().unwrap();
         }
     };
+    // Read the rest, so that the helper's last lines do not meet a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
     (child, pid)
 }
 
