@@ -299,6 +299,10 @@ impl Drop for Held<'_> {
     }
 }
 
+/// The search itself, for one representation `K` of the memo's op sets. Long (about 155
+/// lines) because it is the hot loop: placing a candidate, backtracking, the memo and the
+/// budget checks read and change the same list, stack and memo, and split into functions
+/// they would pass all of them on every step.
 fn search_with<M: Model, K: OpSet>(
     model: &M,
     init: M::State,

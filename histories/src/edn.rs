@@ -116,6 +116,10 @@ impl<'a> Parser<'a> {
     }
 
     /// Reads one complete form, or `None` at the end of input.
+    ///
+    /// Long (about 115 lines) because it is one loop over tokens with an explicit stack of
+    /// open collections (no recursion, so deep nesting cannot overflow the stack); every token
+    /// kind pushes to, pops from or adds to that stack and the pending `#_` discards.
     fn form(&mut self) -> Result<Option<Form>, Error> {
         let mut stack: Vec<(Open, Vec<Edn>, u64)> = Vec::new();
         let mut discards: Vec<usize> = Vec::new();
@@ -347,6 +351,9 @@ pub fn read_edn<R: BufRead>(
     Ok(())
 }
 
+/// Turns one EDN op map into an event for `validator`: each field (`:type`, `:f`, `:process`,
+/// `:key`, `:value`, `:time`, `:error`) is read and checked in turn, with an error naming the
+/// field. Long (about 90 lines) because it is that list of fields, one short block each.
 fn push_op(
     value: Edn,
     line: u64,
