@@ -1,7 +1,7 @@
 //! Generators of histories shaped like the ones public tools record (Porcupine's 6.824 kv logs,
 //! Jepsen's etcd logs, Knossos' register histories): valid by construction, values that repeat.
 //!
-//! One engine ([`simulate`]) runs a simulated store with concurrent clients. Each client has at
+//! One engine (`simulate`) runs a simulated store with concurrent clients. Each client has at
 //! most one op outstanding; between two events any open op may take effect (its linearization
 //! point falls at a random instant inside its interval), and an op that completes before it
 //! took effect does so just before its completion. An op that times out is recorded as `info`:
