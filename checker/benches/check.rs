@@ -1,6 +1,6 @@
-//! Criterion benchmarks of the checker on the generated histories of issue 3's targets:
-//! cas-register 100 ops with ~15-20 info (< 5 ms), append-kv 2,000 ops (< 15 ms),
-//! kv 1,000,000 ops over 1,000 keys (< 3 s; parse is measured by `faultline bench check`).
+//! Criterion benchmarks of the checker on generated histories, with the targets they were built
+//! for: cas-register 100 ops with ~15-20 info (< 5 ms), append-kv 2,000 ops (< 15 ms), kv
+//! 1,000,000 ops over 1,000 keys (< 3 s; parse is measured by `faultline bench check`).
 
 use checker::{check, synth, Options};
 use criterion::{criterion_group, criterion_main, Criterion};

@@ -32,6 +32,10 @@ enum Ruled {
 }
 
 /// The anomaly of `op` (an ok read that cannot be linearized), or None for other ops.
+///
+/// Long (about 120 lines) because it is a list of cases tried in order, from the most specific
+/// name to the most general (a failed op took effect, a value never written, a stale read,
+/// ...), each needing the writers of the value and the real-time order computed at its start.
 pub(crate) fn name(op: &Op, ops: &[&Op], initial: &Value, failed: &[&Op]) -> Option<String> {
     let (F::Read, Outcome::Ok(v)) = (op.f, &op.outcome) else {
         return None;

@@ -1,12 +1,14 @@
 //! Election safety (Raft §5.2, Figure 3): at most one leader per term.
 //!
-//! Input: the JSON lines nodes print, `{"event":"leader","node":"n2","term":3}` (DESIGN.md).
+//! Input: the JSON lines nodes print, `{"event":"leader","node":"n2","term":3}`
+//! (docs/design.md, "System spec").
 //! Node logs mix these with other output, so lines that are not leader events are skipped; a
 //! line that starts like a leader event but does not parse is an error naming `file:line`.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::BufRead;
+use std::sync::Arc;
 
 /// One node's claim to lead a term.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -23,9 +25,11 @@ pub struct LeaderEvent {
     pub source: String,
 }
 
-/// A line that looks like a leader event but is not one.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{source_name}:{line}: bad leader event: {message}")]
+/// A line that looks like a leader event but is not one, or a log that cannot be read.
+///
+/// An error that comes from another one (an I/O error, the JSON parser's) keeps it as its
+/// [`source`](std::error::Error::source); its text is in `message` too.
+#[derive(Debug, Clone)]
 pub struct ElectionError {
     /// The file.
     pub source_name: String,
@@ -33,6 +37,27 @@ pub struct ElectionError {
     pub line: u64,
     /// What is wrong.
     pub message: String,
+    /// The error this one comes from, if any.
+    cause: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl std::fmt::Display for ElectionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}: bad leader event: {}",
+            self.source_name, self.line, self.message
+        )
+    }
+}
+
+impl std::error::Error for ElectionError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        // The cause itself, not the `Arc` around it, so that callers can downcast it.
+        self.cause
+            .as_deref()
+            .map(|c| c as &(dyn std::error::Error + 'static))
+    }
 }
 
 #[derive(Deserialize)]
@@ -55,14 +80,25 @@ pub fn parse_leader_events<R: BufRead>(
             source_name: source.to_string(),
             line: line_no,
             message,
+            cause: None,
         };
-        let bytes = line.map_err(|e| err(format!("cannot read: {e}")))?;
+        let caused = |what: Option<&str>, e: Box<dyn std::error::Error + Send + Sync>| {
+            let message = match what {
+                Some(what) => format!("{what}: {e}"),
+                None => e.to_string(),
+            };
+            ElectionError {
+                cause: Some(Arc::from(e)),
+                ..err(message)
+            }
+        };
+        let bytes = line.map_err(|e| caused(Some("cannot read"), e.into()))?;
         let text = String::from_utf8_lossy(&bytes);
         let text = text.trim();
         if !text.starts_with("{\"event\"") {
             continue;
         }
-        let raw: Raw = serde_json::from_str(text).map_err(|e| err(e.to_string()))?;
+        let raw: Raw = serde_json::from_str(text).map_err(|e| caused(None, e.into()))?;
         if raw.event != "leader" {
             continue;
         }
@@ -189,5 +225,16 @@ mod tests {
             e.to_string().starts_with("n3.log:2: bad leader event"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_garbled_leader_line_keeps_the_json_error_as_its_source() {
+        use std::error::Error as _;
+        let e = parse_leader_events("{\"event\":\"leader\",".as_bytes(), "n1.log").unwrap_err();
+        let json = e
+            .source()
+            .and_then(|s| s.downcast_ref::<serde_json::Error>())
+            .expect("the JSON error is the source");
+        assert!(e.to_string().ends_with(&json.to_string()), "{e}");
     }
 }

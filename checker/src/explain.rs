@@ -7,8 +7,8 @@
 //! observation would fail for a trivial reason ("read of a value never written") and hide the
 //! real one. Shrinking is bounded by the same budget as the search.
 
+use crate::keyname::key_name;
 use crate::model::ModelKind;
-use crate::report::key_name;
 use crate::wgl::{Budget, SearchResult, Stuck};
 use histories::{History, Op, Outcome, Value, F};
 use serde::Serialize;
@@ -143,6 +143,9 @@ pub(crate) fn counterexample(
 /// Prefix ops shown in the text (the JSON has them all).
 const PREFIX_SHOWN: usize = 10;
 
+/// Assembles the counterexample (its JSON fields and its text) from what the search and the
+/// shrink found. Long (about 80 lines) because it is a list of parts, each a few lines: the
+/// stuck op, the states before it, the prefix, the minimal history, the anomaly.
 #[allow(clippy::too_many_arguments)]
 fn build(
     key: Option<String>,

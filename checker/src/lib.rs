@@ -20,6 +20,7 @@ mod anomaly;
 pub mod election;
 pub mod explain;
 pub mod gk;
+mod keyname;
 mod keysim;
 pub mod model;
 pub mod models;

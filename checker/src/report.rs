@@ -1,13 +1,15 @@
 //! Results: per key and for the whole history, as JSON (serde) and as text for a terminal.
 
 use crate::explain::Counterexample;
+use crate::keyname::key_name;
 use crate::model::ModelKind;
 use crate::wgl::{self, SearchResult};
 use histories::{History, Op, Outcome};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::time::Duration;
 
-/// A check's verdict. Serialised as DESIGN.md's `valid`: `true`, `false` or `"unknown"`.
+/// A check's verdict. Serialised as `valid` of `results.json` (docs/design.md, "Store"):
+/// `true`, `false` or `"unknown"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     /// Linearizable.
@@ -123,7 +125,7 @@ pub struct OpCounts {
 /// The result of checking a history.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    /// DESIGN.md's `valid`: true, false or "unknown".
+    /// `valid` of `results.json` (docs/design.md, "Store"): true, false or "unknown".
     pub valid: Verdict,
     /// The same as a word.
     pub verdict_text: String,
@@ -274,13 +276,5 @@ impl Report {
             }
         }
         out
-    }
-}
-
-/// `key k1`, or `the history` for unkeyed parts.
-pub fn key_name(key: &Option<String>) -> String {
-    match key {
-        Some(k) => format!("key {k}"),
-        None => "the history".to_string(),
     }
 }

@@ -46,6 +46,9 @@ struct Pending {
 }
 
 /// Generates a history.
+///
+/// One loop of about 75 lines: each step invokes or completes an op, and all steps share the
+/// seeded RNG, the open ops and the state per key, so that the same seed gives the same history.
 pub fn generate(p: Params) -> History {
     let mut rng = SmallRng::seed_from_u64(p.seed);
     let mut ops: Vec<Op> = Vec::with_capacity(p.ops);

@@ -116,6 +116,10 @@ impl<'a> Parser<'a> {
     }
 
     /// Reads one complete form, or `None` at the end of input.
+    ///
+    /// Long (about 115 lines) because it is one loop over tokens with an explicit stack of
+    /// open collections (no recursion, so deep nesting cannot overflow the stack); every token
+    /// kind pushes to, pops from or adds to that stack and the pending `#_` discards.
     fn form(&mut self) -> Result<Option<Form>, Error> {
         let mut stack: Vec<(Open, Vec<Edn>, u64)> = Vec::new();
         let mut discards: Vec<usize> = Vec::new();
@@ -309,7 +313,7 @@ pub fn read_edn<R: BufRead>(
     reader
         .take(EDN_BYTES_MAX)
         .read_to_end(&mut bytes)
-        .map_err(|e| Error::at(source, 0, None, format!("cannot read: {e}")))?;
+        .map_err(|e| Error::caused(source, 0, "cannot read", e))?;
     let newlines = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
     let unterminated = !bytes.is_empty() && !bytes.ends_with(b"\n");
     stats.lines = newlines + u64::from(unterminated);
@@ -347,6 +351,9 @@ pub fn read_edn<R: BufRead>(
     Ok(())
 }
 
+/// Turns one EDN op map into an event for `validator`: each field (`:type`, `:f`, `:process`,
+/// `:key`, `:value`, `:time`, `:error`) is read and checked in turn, with an error naming the
+/// field. Long (about 90 lines) because it is that list of fields, one short block each.
 fn push_op(
     value: Edn,
     line: u64,
@@ -520,8 +527,7 @@ pub fn read_jepsen_log<R: BufRead>(
 ) -> Result<(), Error> {
     for (i, line) in reader.split(b'\n').enumerate() {
         let line_no = i as u64 + 1;
-        let bytes =
-            line.map_err(|e| Error::at(source, line_no, None, format!("cannot read: {e}")))?;
+        let bytes = line.map_err(|e| Error::caused(source, line_no, "cannot read", e))?;
         stats.lines += 1;
         let text = String::from_utf8_lossy(&bytes);
         match parse_log_line(&text, line_no, source)? {

@@ -1,8 +1,17 @@
 //! The one error type of this crate: what is wrong, and where (file, line, field).
 
+use std::sync::Arc;
+
+/// What an [`Error`] comes from: an I/O error, or the JSON parser's.
+type Cause = Arc<dyn std::error::Error + Send + Sync>;
+
 /// A history that could not be read. Display: `path:LINE: field "f": expected ..., found ...`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{path}{}: {}{message}", line_part(.line), field_part(.field))]
+///
+/// An error that comes from another one (the file cannot be opened or read, the JSON parser
+/// rejects a line) keeps it as its [`source`](std::error::Error::source); its text is in
+/// `message` too, as the crate's other callers print only the error itself. Two errors are
+/// equal when path, line, field and message are.
+#[derive(Debug, Clone)]
 pub struct Error {
     /// The file (or the name given to an in-memory source).
     pub path: String,
@@ -12,7 +21,34 @@ pub struct Error {
     pub field: Option<String>,
     /// What is wrong and what was expected.
     pub message: String,
+    /// The error this one comes from, if any.
+    cause: Option<Cause>,
 }
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (line, field) = (line_part(&self.line), field_part(&self.field));
+        write!(f, "{}{line}: {field}{}", self.path, self.message)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        // The cause itself, not the `Arc` around it, so that callers can downcast it.
+        self.cause
+            .as_deref()
+            .map(|c| c as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl PartialEq for Error {
+    fn eq(&self, other: &Error) -> bool {
+        (&self.path, self.line, &self.field, &self.message)
+            == (&other.path, other.line, &other.field, &other.message)
+    }
+}
+
+impl Eq for Error {}
 
 /// `:LINE`, or nothing for line 0 (the file as a whole).
 fn line_part(line: &u64) -> String {
@@ -39,6 +75,20 @@ impl Error {
             line,
             field: field.map(str::to_string),
             message,
+            cause: None,
         }
+    }
+
+    /// An error at `path:line` that `cause` led to: the message is `what: <cause>`, and
+    /// `cause` is the source.
+    pub(crate) fn caused(
+        path: &str,
+        line: u64,
+        what: &str,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
+        let mut e = Error::at(path, line, None, format!("{what}: {cause}"));
+        e.cause = Some(Arc::new(cause));
+        e
     }
 }

@@ -1,4 +1,4 @@
-//! Events: the lines of a history file (DESIGN.md, "History format").
+//! Events: the lines of a history file (docs/design.md, "History format").
 //!
 //! ```text
 //! {"index":0,"type":"invoke","process":3,"time":1200345,"f":"write","key":"k1","value":5}

@@ -167,8 +167,8 @@ pub struct Loaded {
 /// Opens and parses a history file.
 pub fn load(path: &Path, format: Format) -> Result<Loaded, Error> {
     let source = path.display().to_string();
-    let file = std::fs::File::open(path)
-        .map_err(|e| Error::at(&source, 0, None, format!("cannot open: {e}")))?;
+    let file =
+        std::fs::File::open(path).map_err(|e| Error::caused(&source, 0, "cannot open", e))?;
     // A JSONL op takes about 200 bytes (two lines): reserve room for the ops up front, so that
     // a million-op file does not copy its ops around while growing.
     let hint = file
@@ -199,7 +199,7 @@ fn parse_inner<R: BufRead>(
         Format::Auto => {
             let head = reader
                 .fill_buf()
-                .map_err(|e| Error::at(source, 0, None, format!("cannot read: {e}")))?;
+                .map_err(|e| Error::caused(source, 0, "cannot read", e))?;
             detect(head)
         }
         f => f,

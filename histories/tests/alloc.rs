@@ -1,5 +1,10 @@
 //! Memory in proportion to the input: a few bytes of input never allocate megabytes. A counting
 //! allocator (this test binary's own) measures the peak of one parse.
+//!
+//! The one test binary of this crate besides `tests/main`: the allocator counts every
+//! allocation of the process, and a parse allocates on threads of its own (the JSONL pipeline,
+//! rayon), so neither a thread-local count nor a lock inside this file would keep the other
+//! tests' allocations out of the measurement if they ran in the same binary.
 
 use histories::{parse_reader, Format};
 use std::alloc::{GlobalAlloc, Layout, System};

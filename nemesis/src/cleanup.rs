@@ -22,7 +22,7 @@ use crate::backend::{ProcState, Sig, TeardownReport};
 use crate::cmd;
 use crate::error::Result;
 use crate::names::{self, RunId};
-use crate::netns::{proc_state, signal_pid};
+use crate::proc::{proc_state, signal_pid};
 use crate::tools;
 
 /// How long we wait for the processes of a namespace to die after SIGKILL.

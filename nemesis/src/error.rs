@@ -58,6 +58,7 @@ pub enum Error {
         /// The target process.
         pid: u32,
         /// The error.
+        #[source]
         errno: nix::errno::Errno,
     },
     /// The caller named a node this cluster does not have.

@@ -184,6 +184,9 @@ impl Fault {
     }
 
     /// The per-node drop rules of a network fault over `nodes` (`Heal`: every node empty).
+    ///
+    /// Long (about 75 lines) because it is one match with an arm per network fault, each
+    /// checking its nodes and writing its rules.
     pub fn network_rules(&self, nodes: &[String]) -> Result<BTreeMap<String, NodeRules>> {
         let mut rules: BTreeMap<String, NodeRules> = nodes
             .iter()

@@ -78,6 +78,7 @@ pub mod error;
 pub mod fault;
 pub mod names;
 pub mod netns;
+mod proc;
 pub mod run;
 pub mod schedule;
 pub mod tools;

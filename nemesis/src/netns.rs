@@ -49,8 +49,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use nix::sched::CloneFlags;
-use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::{SigSet, SigmaskHow};
 
 use crate::backend::{Backend, ProcState, ProcessHandle, Sig, SpawnSpec, TeardownReport};
 use crate::cleanup;
@@ -58,6 +57,9 @@ use crate::cmd;
 use crate::error::{Error, Result};
 use crate::fault::{Fault, NodeRules};
 use crate::names::{self, RunId, Subnet, CLIENT_HOST_OCTET, CLIENT_MEMBER, NODES_MAX};
+use crate::proc::signal_pid;
+// Also public at its former path, `nemesis::netns::proc_state`.
+pub use crate::proc::proc_state;
 use crate::tools;
 
 /// How long teardown waits for a SIGKILLed process to be reaped.
@@ -258,42 +260,6 @@ pub fn in_netns<T: Send>(netns: &str, f: impl FnOnce() -> T + Send) -> Result<T>
         .join()
         .unwrap_or_else(|_| Err(Error::io("in_netns", io::Error::other("closure panicked"))))
     })
-}
-
-fn to_signal(sig: Sig) -> Signal {
-    match sig {
-        Sig::Kill => Signal::SIGKILL,
-        Sig::Term => Signal::SIGTERM,
-        Sig::Stop => Signal::SIGSTOP,
-        Sig::Cont => Signal::SIGCONT,
-    }
-}
-
-/// Sends `sig` to the process group led by `pid` (our spawns lead their own group), falling back
-/// to the process alone.
-pub(crate) fn signal_pid(pid: u32, sig: Sig) -> Result<()> {
-    let signal = to_signal(sig);
-    let raw = pid as i32;
-    if kill(Pid::from_raw(-raw), signal).is_ok() {
-        return Ok(());
-    }
-    kill(Pid::from_raw(raw), signal).map_err(|errno| Error::Signal {
-        signal: sig.name(),
-        pid,
-        errno,
-    })
-}
-
-/// The state letter of `/proc/PID/stat`, or `None` when the process does not exist.
-pub fn proc_state(pid: u32) -> Option<ProcState> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may contain spaces and parentheses: the state follows the last ')'.
-    let after = &stat[stat.rfind(')')? + 1..];
-    after
-        .trim_start()
-        .chars()
-        .next()
-        .map(ProcState::from_letter)
 }
 
 fn warn_if_host_forward_drops() {

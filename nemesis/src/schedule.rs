@@ -193,6 +193,8 @@ impl Schedule {
         Ok(step)
     }
 
+    /// The start and stop faults of the next step of `nemesis`. Long (about 80 lines) because
+    /// it is one match with an arm per nemesis, each a few lines.
     fn draw(&mut self, nemesis: Nemesis, leader: Option<&str>) -> Result<(Fault, Fault)> {
         let shapes: Vec<PartitionKind> = PartitionKind::RANDOM_SHAPES
             .into_iter()

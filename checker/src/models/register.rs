@@ -4,7 +4,7 @@
 //! (Jepsen's nil: the client did not learn the value) matches any state; an `info` read
 //! constrains nothing. A cas is not part of this model: a history with cas ops is checked as a
 //! [`super::cas_register`], which shares this file's rules for pruning, the polynomial fast
-//! path, anomaly names and shrinking ([`RegisterRules`]).
+//! path, anomaly names and shrinking (`RegisterRules`).
 
 use crate::model::Model;
 use histories::{Op, Outcome, Value, F};

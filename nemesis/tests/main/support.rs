@@ -15,7 +15,7 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(5);
 /// An `owner` helper ends by itself after this long (or when its parent test dies).
 pub const OWNER_LIFETIME_MAX: Duration = Duration::from_secs(60);
 
-/// The body of the `helper` test: runs the role named in `FL_NEMESIS_HELPER`, if any.
+/// The body of the `helper` test (in `main.rs`): runs the role named in `FL_NEMESIS_HELPER`, if any.
 pub fn helper_main() {
     let Ok(role) = std::env::var(HELPER_ENV) else {
         return;
@@ -74,26 +74,18 @@ pub fn helper_main() {
     }
 }
 
-/// True when the test may run; prints SKIP and returns false without root when skipping is asked
-/// for; otherwise fails loudly.
-pub fn root_or_skip(test: &str) -> bool {
-    if nemesis::is_root() {
-        nemesis::ensure_tools().expect("ip/iptables");
-        return true;
-    }
-    if std::env::var("FAULTLINE_SKIP_ROOT_TESTS").as_deref() == Ok("1") {
-        // Written to the stream directly: libtest captures only the print macros, and a skip
-        // must be visible.
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIP {test}: needs root (network namespaces); FAULTLINE_SKIP_ROOT_TESTS=1"
-        );
-        return false;
-    }
-    panic!(
-        "{test}: these tests need root for network namespaces, bridges and iptables; \
-         run them as root, or set FAULTLINE_SKIP_ROOT_TESTS=1 to skip them"
+/// The first line of every test that needs root (they are `#[ignore]`d with a reason that says
+/// so, and run with `--include-ignored`): fails loudly, naming what is missing, when not root or
+/// when `ip`/`iptables` cannot be installed.
+pub fn needs_root(test: &str) {
+    assert!(
+        nemesis::is_root(),
+        "{test}: needs root for network namespaces, bridges and iptables; run it as root \
+         (plain `cargo test` skips it: it is ignored)"
     );
+    if let Err(e) = nemesis::ensure_tools() {
+        panic!("{test}: the system tools are missing: {e}");
+    }
 }
 
 pub fn sleeper(log: std::path::PathBuf) -> SpawnSpec {
@@ -173,12 +165,18 @@ impl Cluster {
         s.read_to_string(&mut buf).is_ok() && buf == "pong\n"
     }
 
-    /// A UDP socket bound to port `port` inside `node`'s namespace.
-    pub fn udp(&self, node: &str, port: u16) -> UdpSocket {
+    /// A UDP socket inside `node`'s namespace, on its address and a port the kernel picks.
+    ///
+    /// Never a fixed port: the tests of this binary run on parallel threads that keep starting
+    /// processes (`ip`, `iptables-restore`, helpers), and a child holds a copy of every
+    /// descriptor of this process from its fork until its exec. A socket closed a moment ago
+    /// may so still hold its port, and binding that port again fails with `AddrInUse`
+    /// (`udp_probes_hold_while_other_threads_start_processes` shows it).
+    pub fn udp(&self, node: &str) -> UdpSocket {
         let ip = self.ips[node];
-        let s = in_netns(&self.ns[node], || UdpSocket::bind((ip, port)))
+        let s = in_netns(&self.ns[node], || UdpSocket::bind((ip, 0)))
             .unwrap()
-            .unwrap();
+            .unwrap_or_else(|e| panic!("binding a UDP socket on {node} ({ip}): {e}"));
         s.set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
         s
@@ -186,9 +184,9 @@ impl Cluster {
 
     /// Sends `count` datagrams from `from` to `to` and counts those that arrive.
     pub fn udp_delivered(&self, from: &str, to: &str, count: usize) -> usize {
-        let rx = self.udp(to, 9000);
-        let tx = self.udp(from, 9001);
-        let dest = SocketAddr::from((self.ips[to], 9000));
+        let rx = self.udp(to);
+        let tx = self.udp(from);
+        let dest = rx.local_addr().unwrap();
         for i in 0..count {
             // A local OUTPUT DROP makes send_to fail with EPERM: that datagram is not delivered.
             let _ = tx.send_to(format!("{i}").as_bytes(), dest);
@@ -285,6 +283,8 @@ pub fn spawn_helper(role: &str, id: &RunId, dir: &std::path::Path) -> (std::proc
             break pid.trim().parse::<u32>().unwrap();
         }
     };
+    // Read the rest, so that the helper's last lines do not meet a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
     (child, pid)
 }
 
@@ -301,11 +301,10 @@ impl Drop for Keepers {
 /// Who hears whom, measured with one UDP datagram per ordered pair of nodes.
 pub fn hearing(c: &Cluster) -> BTreeMap<String, Vec<String>> {
     let nodes: Vec<String> = c.run.nodes().to_vec();
-    let socks: BTreeMap<String, UdpSocket> =
-        nodes.iter().map(|n| (n.clone(), c.udp(n, 9100))).collect();
+    let socks: BTreeMap<String, UdpSocket> = nodes.iter().map(|n| (n.clone(), c.udp(n))).collect();
     for from in &nodes {
         for to in nodes.iter().filter(|t| *t != from) {
-            let dest = SocketAddr::from((c.ips[to], 9100));
+            let dest = socks[to].local_addr().unwrap();
             let _ = socks[from].send_to(from.as_bytes(), dest);
         }
     }

@@ -15,24 +15,20 @@
 //! default 0), `FAULTLINE_DIFF_REPRO=<case seed>` (run and print that one case only),
 //! `FAULTLINE_DIFF_WRITE=0` (do not write fixtures).
 
-#[path = "differential/brute.rs"]
 mod brute;
-#[path = "differential/gen.rs"]
 mod gen;
-#[path = "differential/large.rs"]
 mod large;
-#[path = "differential/shrink.rs"]
 mod shrink;
-#[path = "differential/specs.rs"]
 mod specs;
 
+use crate::common::testdata;
 use brute::Model;
 use checker::{Options, Verdict};
 use gen::Case;
 use histories::{History, Value};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// The checker's verdict on a case (`None`: it panicked).
@@ -101,12 +97,6 @@ fn env_u64(name: &str, default: u64) -> u64 {
             .unwrap_or_else(|_| panic!("{name}={v:?} is not an integer")),
         Err(_) => default,
     }
-}
-
-fn testdata(dir: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata")
-        .join(dir)
 }
 
 /// Shrinks a disagreeing case, prints it and (unless disabled) writes it as a fixture.

@@ -1,6 +1,6 @@
 //! Load time of a 1,000,000-op (2,000,000-line) JSONL history: prints figures, asserts only on
-//! what was loaded (speed targets are not asserted on a shared machine). Ignored by default; run with
-//! `cargo test -p histories --release --test speed -- --ignored --nocapture`.
+//! what was loaded (speed targets are not asserted on a shared machine). A figure, not a test:
+//! run it with `cargo run -p histories --release --example load_speed`.
 
 use histories::{load, Format, Outcome};
 use std::io::Write;
@@ -46,9 +46,7 @@ fn write_history(path: &std::path::Path, ops: u64) {
     w.flush().expect("flush");
 }
 
-#[test]
-#[ignore = "timing; run with --release -- --ignored --nocapture"]
-fn load_one_million_ops() {
+fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("big.jsonl");
     write_history(&path, 1_000_000);

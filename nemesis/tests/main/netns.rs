@@ -1,35 +1,28 @@
 //! End-to-end tests of the nemesis with real namespaces, processes and iptables (no mocks).
 //!
-//! They need root. Without root they fail and say why, unless `FAULTLINE_SKIP_ROOT_TESTS=1`, in
-//! which case each prints a SKIP line. Each test uses its own random run id, so the tests run in
-//! parallel threads without sharing a namespace, a bridge or a chain.
+//! They need root, so each is `#[ignore]`d with a reason starting "needs root:": a plain
+//! `cargo test` lists them as ignored, `cargo test -- --include-ignored` (as root) runs them, and
+//! run without root they fail and say why. Each test uses its own random run id, so the tests
+//! run in parallel threads without sharing a namespace, a bridge or a chain.
 //!
-//! Helper processes re-execute this test binary with `--exact helper` and the role in the
-//! environment variable `FL_NEMESIS_HELPER`: `tcp-listen` (a TCP server on port 7000 that answers
-//! `pong`) and `owner` (a harness stand-in that sets up a cluster, starts a process in it, prints
-//! `READY <pid>` and sleeps until it is killed), `panic` (the same, then panics) and `not-root`
-//! (tries a setup and a cleanup as uid 65534). The fixture and probes are in `support/`.
-
-mod support;
+//! Helper processes re-execute this test binary with `--exact helper` (the test in `main.rs`)
+//! and the role in the environment variable `FL_NEMESIS_HELPER`: `tcp-listen` (a TCP server on
+//! port 7000 that answers `pong`) and `owner` (a harness stand-in that sets up a cluster, starts
+//! a process in it, prints `READY <pid>` and sleeps until it is killed), `panic` (the same, then
+//! panics) and `not-root` (tries a setup and a cleanup as uid 65534). The fixture and probes are
+//! in `support.rs`.
 
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use nemesis::{cleanup, Backend, Fault, NetnsBackend, PartitionKind, ProcState, RunId, SpawnSpec};
-use support::*;
-
-/// Not a test: the entry point of helper processes. Does nothing unless `FL_NEMESIS_HELPER` is set.
-#[test]
-fn helper() {
-    helper_main();
-}
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn partition_blocks_tcp_and_heal_restores_it() {
-    if !root_or_skip("partition_blocks_tcp_and_heal_restores_it") {
-        return;
-    }
+    needs_root("partition_blocks_tcp_and_heal_restores_it");
     let c = cluster(3);
     c.listen("n2");
     c.listen("n3");
@@ -56,10 +49,9 @@ fn partition_blocks_tcp_and_heal_restores_it() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn one_way_partition_is_one_way() {
-    if !root_or_skip("one_way_partition_is_one_way") {
-        return;
-    }
+    needs_root("one_way_partition_is_one_way");
     let c = cluster(3);
     // n1 hears n2; n2 does not hear n1.
     let mut grudge = BTreeMap::new();
@@ -79,10 +71,9 @@ fn one_way_partition_is_one_way() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn loss_drops_packets_with_the_statistic_match() {
-    if !root_or_skip("loss_drops_packets_with_the_statistic_match") {
-        return;
-    }
+    needs_root("loss_drops_packets_with_the_statistic_match");
     let c = cluster(3);
     c.listen("n2");
     let full = Fault::Loss {
@@ -111,10 +102,9 @@ fn loss_drops_packets_with_the_statistic_match() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn a_filter_holds_back_only_the_matching_messages_of_its_senders() {
-    if !root_or_skip("a_filter_holds_back_only_the_matching_messages_of_its_senders") {
-        return;
-    }
+    needs_root("a_filter_holds_back_only_the_matching_messages_of_its_senders");
     let c = cluster(3);
     c.listen("n2");
     c.listen("n3");
@@ -144,10 +134,9 @@ fn a_filter_holds_back_only_the_matching_messages_of_its_senders() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn kill_pause_resume_restart_take_effect() {
-    if !root_or_skip("kill_pause_resume_restart_take_effect") {
-        return;
-    }
+    needs_root("kill_pause_resume_restart_take_effect");
     let c = cluster(3);
     let log = c.dir.path().join("n3.log");
     let first = c.run.start("n3", sleeper(log)).unwrap();
@@ -182,10 +171,9 @@ fn kill_pause_resume_restart_take_effect() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn a_process_that_ends_by_itself_is_a_crash_and_a_killed_one_is_not() {
-    if !root_or_skip("a_process_that_ends_by_itself_is_a_crash_and_a_killed_one_is_not") {
-        return;
-    }
+    needs_root("a_process_that_ends_by_itself_is_a_crash_and_a_killed_one_is_not");
     let c = cluster(3);
     let dir = c.dir.path();
     // n1 exits with status 3 by itself; n2 is killed by the nemesis; n3 keeps running.
@@ -230,10 +218,9 @@ fn a_process_that_ends_by_itself_is_a_crash_and_a_killed_one_is_not() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn teardown_leaves_nothing_behind() {
-    if !root_or_skip("teardown_leaves_nothing_behind") {
-        return;
-    }
+    needs_root("teardown_leaves_nothing_behind");
     let c = cluster(3);
     let id = c.id();
     c.listen("n1");
@@ -274,10 +261,9 @@ fn teardown_leaves_nothing_behind() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn cleanup_removes_a_sigkilled_run_and_nothing_else() {
-    if !root_or_skip("cleanup_removes_a_sigkilled_run_and_nothing_else") {
-        return;
-    }
+    needs_root("cleanup_removes_a_sigkilled_run_and_nothing_else");
     let id = RunId::random();
     let dir = tempfile::tempdir().unwrap();
     let (mut owner, sleeper_pid) = spawn_owner(&id, dir.path());
@@ -315,10 +301,9 @@ fn cleanup_removes_a_sigkilled_run_and_nothing_else() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn sigterm_tears_down_through_the_installed_handler() {
-    if !root_or_skip("sigterm_tears_down_through_the_installed_handler") {
-        return;
-    }
+    needs_root("sigterm_tears_down_through_the_installed_handler");
     let id = RunId::random();
     let dir = tempfile::tempdir().unwrap();
     let (mut owner, sleeper_pid) = spawn_owner(&id, dir.path());
@@ -338,10 +323,9 @@ fn sigterm_tears_down_through_the_installed_handler() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn netns_backend_reports_addresses_and_rejects_unknown_nodes() {
-    if !root_or_skip("netns_backend_reports_addresses_and_rejects_unknown_nodes") {
-        return;
-    }
+    needs_root("netns_backend_reports_addresses_and_rejects_unknown_nodes");
     let id = RunId::random();
     let backend = NetnsBackend::setup(id.clone(), 2).unwrap();
     let subnet = backend.subnet();
@@ -362,10 +346,9 @@ fn netns_backend_reports_addresses_and_rejects_unknown_nodes() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn a_panic_tears_down_through_the_installed_hook() {
-    if !root_or_skip("a_panic_tears_down_through_the_installed_hook") {
-        return;
-    }
+    needs_root("a_panic_tears_down_through_the_installed_hook");
     let id = RunId::random();
     let dir = tempfile::tempdir().unwrap();
     let (mut child, sleeper_pid) = spawn_helper("panic", &id, dir.path());
@@ -379,10 +362,9 @@ fn a_panic_tears_down_through_the_installed_hook() {
 }
 
 #[test]
+#[ignore = "needs root: runs a helper as uid 65534"]
 fn without_root_setup_and_cleanup_say_so_in_one_line() {
-    if !root_or_skip("without_root_setup_and_cleanup_say_so_in_one_line") {
-        return;
-    }
+    needs_root("without_root_setup_and_cleanup_say_so_in_one_line");
     use std::os::unix::process::CommandExt;
     const NOBODY: u32 = 65534;
     let out = Command::new(std::env::current_exe().unwrap())
@@ -406,10 +388,9 @@ fn without_root_setup_and_cleanup_say_so_in_one_line() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn random_shapes_on_five_nodes_cut_exactly_their_grudge() {
-    if !root_or_skip("random_shapes_on_five_nodes_cut_exactly_their_grudge") {
-        return;
-    }
+    needs_root("random_shapes_on_five_nodes_cut_exactly_their_grudge");
     let c = cluster(5);
     let nodes = c.run.nodes().to_vec();
     let everyone: BTreeMap<String, Vec<String>> =

@@ -3,13 +3,8 @@
 //! error naming its line.
 
 use histories::{load, parse_reader, Format, Loaded};
-use std::path::PathBuf;
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata")
-        .join(name)
-}
+use crate::common::fixture;
 
 fn parse(text: &str, format: Format) -> Result<Loaded, histories::Error> {
     parse_reader(text.as_bytes(), "t", format)

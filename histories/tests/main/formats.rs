@@ -3,13 +3,8 @@
 
 use histories::{load, parse_reader, write_ops, Format, Outcome, Value, F};
 use proptest::prelude::*;
-use std::path::PathBuf;
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata")
-        .join(name)
-}
+use crate::common::fixture;
 
 #[test]
 fn detects_and_loads_every_fixture() {
@@ -228,4 +223,27 @@ proptest! {
         let text = "[".repeat(depth);
         prop_assert!(parse_reader(text.as_bytes(), "deep", Format::Edn).is_err());
     }
+}
+
+#[test]
+fn an_unreadable_file_keeps_the_io_error_as_its_source() {
+    use std::error::Error as _;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/no-such-file.jsonl");
+    let e = load(&path, Format::Auto).unwrap_err();
+    let shown = e.to_string();
+    assert!(
+        shown.contains("no-such-file.jsonl: cannot open: "),
+        "{shown}"
+    );
+    let io = e
+        .source()
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .expect("the io::Error is the source");
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+    assert!(shown.ends_with(&io.to_string()), "{shown}");
+    let bad = parse_reader(&b"{\"type\":\n"[..], "t", Format::Jsonl).unwrap_err();
+    assert!(
+        bad.source().is_some(),
+        "the JSON parser's error is the source: {bad}"
+    );
 }
