@@ -14,7 +14,7 @@ JOBS ?= 2
 # chromium: the report's browser tests (faultline/tests/report.rs).
 SYSTEM_TOOLS := ip:iproute2 iptables:iptables chromium:chromium
 
-.PHONY: test deps build release fmt clippy unit bench-check bench-harness bench-node \
+.PHONY: test test-root deps build release fmt clippy unit bench-check bench-harness bench-node \
 	run-deps test-partition test-kill test-pause test-mix test-etcd test-suite test-bugs fuzz
 
 # Flags of the `make test-*` runs; e.g. `make test-partition RUN_FLAGS="--seed 7"`.
@@ -48,7 +48,11 @@ test-etcd: run-deps release
 	@scripts/ensure-etcd.sh
 	$(FAULTLINE) test --system systems/etcd.toml --nodes 5 --nemesis partition --time-limit 60 $(RUN_FLAGS)
 
-test: deps fmt clippy unit
+test: test-root deps fmt clippy unit
+
+# make test runs the tests that need root; a plain `cargo test` runs the others.
+test-root:
+	@[ "$$(id -u)" -eq 0 ] || { echo "faultline: make test runs tests that need root (network namespaces, iptables): run sudo make test (cargo test runs the tests that need no root)" >&2; exit 2; }
 
 # System tools of the end-to-end tests (iproute2, iptables), of the report's browser tests
 # (chromium) and etcd for the etcd tests (Debian's etcd-server): installed when missing.
@@ -62,12 +66,14 @@ fmt:
 clippy:
 	$(CARGO) clippy --workspace --all-targets -j$(JOBS) -- -D warnings
 
-# The differential test (300,000 random histories against two oracles) runs on its own, so that
-# its count, shares and time are printed.
-DIFFTEST := small_random_histories_agree_with_both_oracles
+# Every test, the ignored ones included: those need root, etcd or Chromium, which `deps`
+# provides (a plain `cargo test` skips them and lists them as ignored). The differential test
+# (300,000 random histories against two oracles) runs on its own, so that its count, shares and
+# time are printed.
+DIFFTEST := differential::small_random_histories_agree_with_both_oracles
 unit:
-	$(CARGO) test --workspace -j$(JOBS) -- --skip $(DIFFTEST)
-	$(CARGO) test -p checker --test differential -j$(JOBS) -- --nocapture --exact $(DIFFTEST)
+	$(CARGO) test --workspace -j$(JOBS) -- --include-ignored --skip $(DIFFTEST)
+	$(CARGO) test -p checker --test main -j$(JOBS) -- --nocapture --exact $(DIFFTEST)
 
 build:
 	$(CARGO) build --workspace -j$(JOBS)
@@ -104,4 +110,4 @@ fuzz:
 # (docs/testing-checker.md). FAULTLINE_DIFF_SEED=<n> picks another base seed.
 .PHONY: difftest-long
 difftest-long:
-	FAULTLINE_DIFF_CASES=10000000 FAULTLINE_DIFF_LARGE=1000 $(CARGO) test --release -p checker --test differential -j$(JOBS) -- --nocapture
+	FAULTLINE_DIFF_CASES=10000000 FAULTLINE_DIFF_LARGE=1000 $(CARGO) test --release -p checker --test main -j$(JOBS) -- --nocapture differential::
