@@ -141,7 +141,7 @@ fn the_memory_limit_holds_for_the_whole_file() {
             "--time-limit",
             "120",
         ]);
-        assert_eq!(r.code, 2, "unknown is exit 2: {}", r.stdout);
+        assert_eq!(r.code, 3, "unknown is exit 3: {}", r.stdout);
         assert!(r.stdout.contains("memory limit reached"), "{}", r.stdout);
         let bound = base.peak_mib + limit_mib + OVERHEAD_MIB;
         assert!(
@@ -166,7 +166,7 @@ fn the_time_limit_holds_and_covers_pruning() {
     let dir = tempfile::tempdir().expect("tempdir");
     let appends = write(dir.path(), "appends.jsonl", &appends_blow_up(24));
     let r = run(&["check", appends.to_str().unwrap(), "--time-limit", "1"]);
-    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert_eq!(r.code, 3, "unknown is exit 3: {}", r.stdout);
     assert!(r.stdout.contains("time limit reached"), "{}", r.stdout);
     // "About the time given": the limit plus process start, parse and the last budget check;
     // generous, for a shared machine and a debug build.

@@ -77,7 +77,15 @@ fn bad_input_exits_2_naming_file_and_line() {
     assert_eq!(o.status.code(), Some(2));
     let o = faultline(&["check", "--model", "frob", &fixture("jsonl-kv-valid.jsonl")]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("--model: unknown model \"frob\""));
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        err.contains("invalid value 'frob' for '--model <M>'"),
+        "{err}"
+    );
+    assert!(
+        err.contains("possible values: register, cas-register, kv"),
+        "{err}"
+    );
     let o = faultline(&["check", "--format", "xml", &fixture("jsonl-kv-valid.jsonl")]);
     assert_eq!(o.status.code(), Some(2));
 }

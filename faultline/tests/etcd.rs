@@ -6,12 +6,12 @@
 //! Needs `etcd` on the PATH (`scripts/ensure-etcd.sh`); without it these tests fail, on purpose:
 //! a passing test that ran nothing would hide that etcd was never exercised.
 
-use faultline::adapter::etcd_probe::{
+use faultline::clients::adapter::{
+    Client, ClientOptions, Completion, Connector, DirectConnector, Invocation, OpKind,
+};
+use faultline::leaders::etcd_probe::{
     member_names, probe_loop, probe_status, wait_for_leader, CurrentLeader, LeaderSample,
     MemberStatus, ProbeEvent,
-};
-use faultline::adapter::{
-    Client, ClientOptions, Completion, Connector, DirectConnector, Invocation, OpKind,
 };
 use faultline::spec::{Adapter, Reads};
 use std::net::SocketAddr;
@@ -461,7 +461,7 @@ async fn three_members_probe_sees_a_new_leader_after_the_leader_is_killed() {
 /// paused and it is resumed 200 ms later. Every op is recorded; returns what the read saw.
 async fn read_after_a_pause(
     cluster: &Cluster,
-    recorder: &faultline::recorder::Recorder,
+    recorder: &faultline::clients::recorder::Recorder,
     leader: usize,
     lagging: usize,
     key: &str,
@@ -507,7 +507,7 @@ async fn stale_read_rounds(reads: Reads, attempts: usize) -> (usize, usize, chec
     let lagging = (leader + 1) % 3;
     let path = cluster.dir.path().join("history.jsonl");
     let recorder =
-        faultline::recorder::Recorder::create(&path, serde_json::json!({"faultline": 1}))
+        faultline::clients::recorder::Recorder::create(&path, serde_json::json!({"faultline": 1}))
             .expect("create history");
     let (mut stale, mut rounds) = (0, 0);
     for round in 0..attempts {

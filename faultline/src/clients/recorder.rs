@@ -5,7 +5,7 @@
 //! of `time`. The writer flushes every line: a crash of the harness loses nothing it recorded.
 //! A write error is remembered and reported at the end instead of aborting clients mid-run.
 
-use crate::adapter::{Completion, Invocation, OpKind};
+use crate::clients::adapter::{Completion, Invocation, OpKind};
 use histories::{Event, EventType, HistoryWriter, Process};
 use serde_json::json;
 use std::io;

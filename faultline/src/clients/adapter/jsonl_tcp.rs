@@ -1,6 +1,6 @@
 //! The `jsonl-tcp` client adapter: Maelstrom `lin-kv` bodies, one JSON object per line.
 //!
-//! Outcome mapping (DESIGN.md, "Client protocol"), which decides what the checker may assume:
+//! Outcome mapping (docs/design.md, "Client protocol"), which decides what the checker may assume:
 //! - `read_ok` / `write_ok` / `cas_ok`: `ok`;
 //! - error 20 on a read: `ok` with value null (the key is absent, an observation);
 //! - definite errors (10, 11, 12, 14, 20 on a cas, 22): `fail`, the op surely did not happen;

@@ -14,6 +14,24 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
+/// `err` and its causes, outermost first, joined by `: ` (as `{:#}` prints them), leaving out a
+/// cause whose text its parent's message already ends with (an error that prints its source
+/// and also returns it as `source()`).
+pub fn chain(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let line = cause.to_string();
+        if text.ends_with(&line) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&line);
+    }
+    text
+}
+
 /// Writes `text` to stdout; a broken pipe comes back as an error the caller turns into exit 0.
 pub fn print(text: &str) -> io::Result<()> {
     let mut out = io::stdout().lock();
@@ -65,5 +83,34 @@ impl Drop for Progress {
         if let Some(handle) = self.handle.take() {
             let _ = handle.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[derive(Debug)]
+    struct Repeats(io::Error);
+
+    impl std::fmt::Display for Repeats {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "open x: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Repeats {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn the_chain_is_printed_once_per_cause() {
+        let err: anyhow::Result<()> = Err(io::Error::other("gone")).context("read y");
+        assert_eq!(chain(&err.unwrap_err()), "read y: gone");
+        let err: anyhow::Result<()> = Err(Repeats(io::Error::other("denied"))).context("start n1");
+        assert_eq!(chain(&err.unwrap_err()), "start n1: open x: denied");
     }
 }

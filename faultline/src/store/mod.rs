@@ -1,18 +1,44 @@
 //! The store: one directory per run, `store/<system>-<nemesis>/<timestamp>/`, and
-//! `store/latest` pointing at the last run (DESIGN.md, "Store").
+//! `store/latest` pointing at the last run (docs/design.md, "Store"). This module owns the
+//! name of every file of a run directory; nothing else spells them.
 //!
 //! ```text
-//! history.jsonl  results.json  report.html  faultline.log
+//! history.jsonl  results.json  report.html  leaders.jsonl  faultline.log
 //! nodes/n1.log ... nodes/nN.log   nodes/n1/ (data dir, kept for post-mortem)
 //! ```
 //!
 //! Timestamps are UTC, `YYYYMMDDTHHMMSSZ`; a second run in the same second gets a `-2` suffix.
 //! `results.json` is written with write-temp + fsync + rename, so a reader never sees half.
 
+pub mod results;
+
+pub use results::Results;
+
 use anyhow::{Context, Result};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+/// `history.jsonl`: every op and nemesis event, in order.
+pub const HISTORY: &str = "history.jsonl";
+/// `results.json`: the verdict, the checks and the figures ([`Results`]).
+pub const RESULTS: &str = "results.json";
+/// `report.html`: the self-contained report page.
+pub const REPORT: &str = "report.html";
+/// `leaders.jsonl`: the leader sightings of the run, timed by its clock.
+pub const LEADERS: &str = "leaders.jsonl";
+/// `faultline.log`: the harness's own log.
+pub const LOG: &str = "faultline.log";
+/// `nodes/`: each node's log and data directory.
+pub const NODES: &str = "nodes";
+
+/// `nodes/<id>.log`, relative to the run directory (also the name leader events cite).
+pub fn node_log_name(id: &str) -> String {
+    format!("{NODES}/{id}.log")
+}
+
+/// The files of a run directory a viewer links to, in this order (node logs follow).
+pub const LINKED: [&str; 4] = [REPORT, HISTORY, RESULTS, LOG];
 
 /// The paths of one run.
 #[derive(Debug, Clone)]
@@ -34,8 +60,7 @@ impl RunDir {
             dir = parent.join(format!("{stamp}-{n}"));
             n += 1;
         }
-        fs::create_dir_all(dir.join("nodes"))
-            .with_context(|| format!("create {}", dir.display()))?;
+        fs::create_dir_all(dir.join(NODES)).with_context(|| format!("create {}", dir.display()))?;
         let run = RunDir { dir };
         run.point_latest(store)?;
         Ok(run)
@@ -65,37 +90,48 @@ impl RunDir {
 
     /// `history.jsonl`.
     pub fn history(&self) -> PathBuf {
-        self.dir.join("history.jsonl")
+        self.dir.join(HISTORY)
     }
 
     /// `results.json`.
     pub fn results(&self) -> PathBuf {
-        self.dir.join("results.json")
+        self.dir.join(RESULTS)
     }
 
     /// `faultline.log`.
     pub fn log(&self) -> PathBuf {
-        self.dir.join("faultline.log")
+        self.dir.join(LOG)
     }
 
     /// `report.html`.
     pub fn report(&self) -> PathBuf {
-        self.dir.join("report.html")
+        self.dir.join(REPORT)
+    }
+
+    /// `leaders.jsonl`.
+    pub fn leaders(&self) -> PathBuf {
+        self.dir.join(LEADERS)
+    }
+
+    /// `nodes/`.
+    pub fn nodes(&self) -> PathBuf {
+        self.dir.join(NODES)
     }
 
     /// `nodes/<id>.log`.
     pub fn node_log(&self, id: &str) -> PathBuf {
-        self.dir.join("nodes").join(format!("{id}.log"))
+        self.dir.join(node_log_name(id))
     }
 
     /// `nodes/<id>/`, the node's data directory.
     pub fn node_data(&self, id: &str) -> PathBuf {
-        self.dir.join("nodes").join(id)
+        self.dir.join(NODES).join(id)
     }
 
     /// Writes `results.json` atomically (temp + fsync + rename).
-    pub fn write_results(&self, results: &serde_json::Value) -> Result<()> {
-        write_atomic(&self.results(), &serde_json::to_vec_pretty(results)?)
+    pub fn write_results(&self, results: &Results) -> Result<()> {
+        let json = results.to_json().context("encode results.json")?;
+        write_atomic(&self.results(), &serde_json::to_vec_pretty(&json)?)
     }
 }
 
@@ -122,11 +158,14 @@ mod tests {
         let a = RunDir::create(store.path(), "sys", "partition").unwrap();
         let b = RunDir::create(store.path(), "sys", "partition").unwrap();
         assert_ne!(a.dir, b.dir);
-        assert!(b.dir.join("nodes").is_dir());
+        assert!(b.nodes().is_dir());
         let latest = fs::canonicalize(store.path().join("latest")).unwrap();
         assert_eq!(latest, fs::canonicalize(&b.dir).unwrap());
-        b.write_results(&serde_json::json!({"valid": true}))
-            .unwrap();
+        let results = Results {
+            valid: Some(checker::Verdict::Valid),
+            ..Results::default()
+        };
+        b.write_results(&results).unwrap();
         let text = fs::read_to_string(b.results()).unwrap();
         assert!(text.contains("\"valid\": true"));
     }

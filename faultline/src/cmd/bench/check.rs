@@ -18,10 +18,11 @@
 //! loaded and checked by a fresh child (`bench check-one`), so that its peak RSS (`VmHWM`)
 //! belongs to that case alone.
 
-use crate::cli::{BenchArgs, BenchWhat, Exit};
-use crate::output;
+use super::peak_rss_kib;
+use crate::cmd::output;
 use anyhow::{bail, Context, Result};
 use checker::{shapes, synth, Verdict};
+use faultline::exit::ExitCode;
 use histories::{Format, History};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -32,184 +33,6 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// Runs `faultline bench ...`.
-pub fn run(args: &BenchArgs) -> Result<Exit> {
-    match &args.what {
-        BenchWhat::Check {
-            reps,
-            seed,
-            json,
-            no_large,
-            keep,
-        } => bench_check(*reps, *seed, *json, !no_large, keep.as_deref()),
-        BenchWhat::CheckOne { file } => check_one(file),
-        BenchWhat::Report {
-            ops,
-            no_browser,
-            out,
-        } => crate::web::bench_report(ops, !no_browser, out.as_deref()),
-        BenchWhat::Harness {
-            seconds,
-            concurrency,
-        } => bench_harness(*seconds, *concurrency),
-    }
-}
-
-/// Kills the child it holds (by its PID, via `Child::kill`) when dropped.
-struct ChildGuard(std::process::Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `faultline mem-register` on a free loopback port; returns it and its address.
-pub fn spawn_mem_register(bug: Option<&str>) -> Result<(impl Drop, std::net::SocketAddr)> {
-    use std::io::BufRead;
-    let exe = std::env::current_exe().context("locate the faultline binary")?;
-    let mut cmd = Command::new(exe);
-    cmd.args(["mem-register", "--listen", "127.0.0.1:0"]);
-    if let Some(bug) = bug {
-        cmd.args(["--bug", bug]);
-    }
-    let mut child = ChildGuard(
-        cmd.stdout(std::process::Stdio::piped())
-            .spawn()
-            .context("start faultline mem-register")?,
-    );
-    let stdout = child.0.stdout.take().context("mem-register stdout")?;
-    let mut line = String::new();
-    std::io::BufReader::new(stdout).read_line(&mut line)?;
-    let addr = line
-        .trim()
-        .parse()
-        .with_context(|| format!("mem-register printed {line:?}, expected an address"))?;
-    Ok((child, addr))
-}
-
-fn bench_harness(seconds: f64, concurrency: usize) -> Result<Exit> {
-    use faultline::adapter::{Client, DirectConnector};
-    use faultline::workload::{client_loop, Shared, Workload};
-    let (_server, addr) = spawn_mem_register(None)?;
-    let dir = tempfile_dir()?;
-    let path = dir.join("bench-harness.jsonl");
-    let _ = std::fs::remove_file(&path);
-    let recorder = std::sync::Arc::new(faultline::recorder::Recorder::create(
-        &path,
-        serde_json::json!({"faultline": 1, "bench": "harness"}),
-    )?);
-    let workload = Workload {
-        concurrency: concurrency.max(1),
-        rate: f64::INFINITY,
-        keys: 8,
-        seed: 1,
-        read_pct: 40,
-        write_pct: 30,
-    };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let started = Instant::now();
-    rt.block_on(async {
-        let shared = Shared::new(&workload, std::sync::Arc::clone(&recorder));
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let mut tasks = Vec::new();
-        for slot in 0..workload.concurrency {
-            let client = Client::new(
-                faultline::spec::Adapter::JsonlTcp,
-                vec![("m1".to_string(), addr)],
-                0,
-                std::sync::Arc::new(DirectConnector),
-                format!("c{slot}"),
-                Duration::from_secs(5),
-            );
-            let task = client_loop(
-                slot,
-                workload.clone(),
-                std::sync::Arc::clone(&shared),
-                client,
-                stop_rx.clone(),
-            );
-            tasks.push(tokio::spawn(task));
-        }
-        tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
-        let _ = stop_tx.send(true);
-        for t in tasks {
-            let _ = t.await;
-        }
-    });
-    let elapsed = started.elapsed().as_secs_f64();
-    let events = recorder.finish()?;
-    let rss_mib = peak_rss_kib()? as f64 / 1024.0;
-    let loaded = histories::load(&path, Format::Jsonl).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let ops = loaded.history.ops.len();
-    let _ = std::fs::remove_file(&path);
-    let rate = ops as f64 / elapsed;
-    output::print(&format!(
-        "harness: {ops} ops recorded ({events} events) in {elapsed:.1} s = {rate:.0} ops/s \
-         (target >= 50,000: {:.2}x); peak RSS {rss_mib:.1} MiB (target < 50 MiB: {:.2}x); \
-         {concurrency} clients against the in-memory register on loopback\n",
-        rate / 50_000.0,
-        rss_mib / 50.0
-    ))?;
-    bench_harness_raft(seconds, concurrency)?;
-    Ok(Exit::Valid)
-}
-
-/// The same clients against a real 3-node raft-register in network namespaces (needs root):
-/// what the system sustains, recorded and checked, with no nemesis.
-fn bench_harness_raft(seconds: f64, concurrency: usize) -> Result<()> {
-    use faultline::harness::{self, NemesisPlan, TestConfig};
-    if !nemesis::is_root() {
-        output::print("raft-register: skipped (a run in network namespaces needs root)\n")?;
-        return Ok(());
-    }
-    let bin_dir = harness::exe_dir()?;
-    let spec_path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../systems/raft-register.toml");
-    let spec = faultline::spec::SystemSpec::load(&spec_path).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let store = tempfile_dir()?.join(format!("bench-store-{}", std::process::id()));
-    let cfg = TestConfig {
-        spec,
-        nodes: 3,
-        plan: NemesisPlan::None,
-        time_limit: Duration::from_secs_f64(seconds),
-        workload: faultline::workload::Workload {
-            concurrency: concurrency.max(1),
-            rate: f64::INFINITY,
-            keys: 8,
-            seed: 1,
-            read_pct: 40,
-            write_pct: 30,
-        },
-        op_timeout: Duration::from_secs(1),
-        store: store.clone(),
-        node_args: Vec::new(),
-        bin_dir,
-        command: "faultline bench harness".into(),
-        settle: Duration::from_millis(200),
-        final_read_budget: Duration::from_secs(10),
-        check_time_limit: Duration::from_secs(60),
-        progress: false,
-    };
-    let outcome = harness::run_test(&cfg)?;
-    let f = &outcome.figures;
-    let _ = std::fs::remove_dir_all(&store);
-    output::print(&format!(
-        "raft-register (3 nodes in namespaces, fsync on, {concurrency} clients): {} ops in {seconds:.0} s, \
-         {:.0} ok ops/s, p50 {:.1} ms, p99 {:.1} ms; verdict {}\n",
-        f.ops.total,
-        f.throughput_ok_per_s,
-        f.latency.p50_ms,
-        f.latency.p99_ms,
-        harness::verdict_word(outcome.verdict)
-    ))?;
-    Ok(())
-}
 
 /// Porcupine's check time for one shape: the lowest and highest of repeated runs, in ms.
 #[derive(Clone, Copy)]
@@ -279,13 +102,13 @@ impl Row {
     }
 }
 
-fn bench_check(
+pub fn run(
     reps: usize,
     seed: u64,
     json: bool,
     large: bool,
     keep: Option<&Path>,
-) -> Result<Exit> {
+) -> Result<ExitCode> {
     let reps = reps.max(1);
     eprintln!("faultline bench check: seed {seed}, {reps} reps per timed case");
     let temp = tempfile::Builder::new()
@@ -343,7 +166,7 @@ fn bench_check(
     if rows.iter().any(|r| !r.verdict_ok) {
         bail!("a verdict is not the planted one: the generator or the checker is wrong");
     }
-    Ok(Exit::Valid)
+    Ok(ExitCode::Valid)
 }
 
 /// 100 Jepsen etcd logs, checked by one child `faultline check` (whole process).
@@ -647,9 +470,9 @@ fn run_child(path: &Path) -> Result<ChildResult> {
     serde_json::from_slice(&out.stdout).context("parse the output of bench check-one")
 }
 
-fn check_one(file: &Path) -> Result<Exit> {
+pub fn check_one(file: &Path) -> Result<ExitCode> {
     let started = Instant::now();
-    let loaded = histories::load(file, Format::Jsonl).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let loaded = histories::load(file, Format::Jsonl)?;
     let parse_seconds = started.elapsed().as_secs_f64();
     let report = checker::check(&loaded.history, &checker::Options::default());
     let seconds = started.elapsed().as_secs_f64();
@@ -660,23 +483,7 @@ fn check_one(file: &Path) -> Result<Exit> {
         verdict: report.verdict,
     };
     output::print(&format!("{}\n", serde_json::to_string(&result)?))?;
-    Ok(Exit::Valid)
-}
-
-/// Peak resident set size of this process, from `/proc/self/status` (`VmHWM`).
-fn peak_rss_kib() -> Result<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").context("read /proc/self/status")?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no VmHWM line in /proc/self/status")
-}
-
-fn tempfile_dir() -> Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!("faultline-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
-    Ok(dir)
+    Ok(ExitCode::Valid)
 }
 
 /// The table (Markdown, so that it can be pasted as is), then each row's notes.

@@ -1,8 +1,13 @@
-//! Command-line interface: every flag of every subcommand, with `--help` examples.
+//! Command-line interface: every flag of every subcommand, with `--help` examples and, for each
+//! subcommand that returns a verdict, its exit codes ([`faultline::exit`]). Names (nemeses,
+//! models, formats, bugs) are checked by clap against the enums that define them.
 
+use checker::model::ModelKind;
+use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use faultline::suite::scorecard::Subject;
+use histories::Format;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 /// faultline: Jepsen-style fault injection and linearizability checking.
 #[derive(Debug, Parser)]
@@ -26,6 +31,7 @@ pub enum Command {
     Suite(SuiteArgs),
     /// The scorecard of raft-node's planted bugs: which scenario catches each, in how many
     /// runs; the bug-free node as the control (needs root).
+    #[command(after_help = BUGS_EXAMPLES)]
     Bugs(BugsArgs),
     /// Remove what killed runs left behind (namespaces, veths, bridges, processes), found by
     /// the run-id naming; touches nothing else.
@@ -39,8 +45,6 @@ pub enum Command {
     /// Serve a trivially correct in-memory jsonl-tcp register (a known-good system to try
     /// faultline on; `--bug stale-read` makes it a known-bad one).
     MemRegister(MemRegisterArgs),
-    // Reports (issue 7): `report` and `serve`; `check --html` and `bench report` live with their
-    // subcommands.
     /// Regenerate a run's report.html from its files and print its path.
     #[command(after_help = REPORT_EXAMPLES)]
     Report(ReportArgs),
@@ -55,7 +59,8 @@ Examples:
   faultline report store/latest
   faultline report store/raft-register-partition/20260101T120000Z
 
-Exit status: 0 written, 2 the run directory is missing or unreadable (the message names the file).";
+Exit status: 0 written, 2 error (the run directory is missing or unreadable; the message names
+the file).";
 
 /// Arguments of `faultline report`.
 #[derive(Debug, Args)]
@@ -94,13 +99,17 @@ Examples:
   faultline test --system systems/etcd.toml --nodes 5 --nemesis partition
   faultline test --nemesis mix --nemesis-interval 3 --concurrency 20 --rate 500 --keys 4
 
-Nemeses: partition (a random shape each time), random-halves, isolate-leader, isolate-one,
-majorities-ring, bridge, one-way, kill, kill-leader, kill-majority, kill-all, pause, pause-leader,
-loss, mix,
-none. The seed is printed; the same seed repeats the same faults and op choices (timing differs).
+`partition` picks a random shape each time; `none` injects nothing. The seed is printed; the
+same seed repeats the same faults and op choices (timing differs).
 
-Exit status: 0 valid, 1 invalid, 2 unknown or the run failed (no root, bad spec, ...).
+Exit status: 0 valid, 1 invalid, 2 error (usage, bad spec, no root: the run failed), 3 unknown
+(the check's budget was spent).
 Needs root (network namespaces, iptables).";
+
+/// The names `--nemesis` accepts: `none` and every schedule of the `nemesis` crate.
+fn nemesis_names() -> PossibleValuesParser {
+    PossibleValuesParser::new(std::iter::once("none").chain(nemesis::schedule::Nemesis::NAMES))
+}
 
 /// Arguments of `faultline test`.
 #[derive(Debug, Args)]
@@ -115,8 +124,8 @@ pub struct TestArgs {
     /// Number of nodes.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub nodes: usize,
-    /// The nemesis (see below), or `none`.
-    #[arg(long, value_name = "NAME", default_value = "partition")]
+    /// The nemesis, or `none`.
+    #[arg(long, value_name = "NAME", default_value = "partition", value_parser = nemesis_names())]
     pub nemesis: String,
     /// Seconds of healthy and of faulty time in each nemesis step.
     #[arg(long, value_name = "S", default_value_t = 5.0)]
@@ -173,7 +182,16 @@ retries: a retried cas applied twice), diverge (a follower that keeps a deposed 
 old-term (Figure 8: a leader that commits an earlier term's entries by counting replicas),
 revote (a node that forgets its vote on restart; needs the spec's append_pattern, and a node
 without PreVote: `--node-args --no-pre-vote` for raft-register).
-Exit status: 0 every scenario passed (or was skipped), 1 some failed, 2 the suite could not run.";
+Exit status: 0 every scenario passed (or was skipped), 1 some failed, 2 error (usage, bad spec,
+no root: the suite could not run).";
+
+const BUGS_EXAMPLES: &str = "\
+Examples:
+  faultline bugs                                    (every bug, then the control; up to ~1 h)
+  faultline bugs --only no-fsync --only none --runs 1
+
+Exit status: 0 every bug caught and the control passed, 1 some bug not caught or the control
+failed, 2 error (usage, bad spec, no root).";
 
 /// Arguments of `faultline suite`.
 #[derive(Debug, Args)]
@@ -213,8 +231,8 @@ pub struct BugsArgs {
     )]
     pub system: PathBuf,
     /// Only these bugs (repeatable; `none` is the bug-free control).
-    #[arg(long, value_name = "BUG")]
-    pub only: Vec<String>,
+    #[arg(long, value_name = "BUG", value_enum)]
+    pub only: Vec<Subject>,
     /// Passes over the catchers per bug before it counts as not caught.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub runs: usize,
@@ -241,8 +259,8 @@ pub struct MemRegisterArgs {
     #[arg(long, default_value = "127.0.0.1:7000")]
     pub listen: String,
     /// Plant a bug: `stale-read` (every 7th read answers the previous value).
-    #[arg(long, value_name = "NAME")]
-    pub bug: Option<String>,
+    #[arg(long, value_name = "NAME", value_enum)]
+    pub bug: Option<faultline::memreg::Bug>,
 }
 
 const CHECK_EXAMPLES: &str = "\
@@ -255,7 +273,9 @@ Examples:
   faultline check history.jsonl --leader-events nodes/n1.log nodes/n2.log nodes/n3.log
   faultline check bad.jsonl --html bad.html   (a self-contained page: verdict, timeline, plots)
 
-Exit status: 0 every file valid, 1 some file invalid, 2 unknown (budget spent) or bad input.";
+Exit status: 0 every file valid, 1 some file invalid, 2 error (usage, a file that cannot be read
+or holds no operation), 3 unknown (the budget was spent). Invalid wins over error, error over
+unknown.";
 
 /// Arguments of `faultline check`.
 #[derive(Debug, Args)]
@@ -264,14 +284,13 @@ pub struct CheckArgs {
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
-    /// Model: register, cas-register, kv, append-kv, multi-register, mutex (default: chosen from
-    /// the operations in the file).
-    #[arg(long, value_name = "M")]
-    pub model: Option<String>,
+    /// Model (default: chosen from the operations in the file).
+    #[arg(long, value_name = "M", value_enum)]
+    pub model: Option<ModelKind>,
 
-    /// Input format: auto, jsonl, edn, jepsen-log, porcupine.
-    #[arg(long, value_name = "F", default_value = "auto")]
-    pub format: String,
+    /// Input format.
+    #[arg(long, value_name = "F", value_enum, default_value_t = Format::Auto)]
+    pub format: Format,
 
     /// Initial value of every register, as JSON (default: null, the key does not exist).
     #[arg(long, value_name = "V")]
@@ -333,7 +352,8 @@ const BENCH_CHECK_HELP: &str = "\
 Rows marked 'whole process' time a child `faultline check FILE...` (start, parse, check, print);
 the others time the checker in this process. Porcupine's figures are constants, measured side by
 side with Porcupine (Go) on the same kind of machine, its check time only.
-Exit status: 0 every verdict is the planted one (targets met or not), 2 some verdict is not.";
+Exit status: 0 every verdict is the planted one (targets met or not), 2 error (some verdict is
+not the planted one, or a case could not run).";
 
 /// Benchmarks.
 #[derive(Debug, Subcommand)]
@@ -388,21 +408,4 @@ pub enum BenchWhat {
         /// The history file.
         file: PathBuf,
     },
-}
-
-/// Exit codes of DESIGN.md.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Exit {
-    /// Everything valid.
-    Valid = 0,
-    /// Something invalid.
-    Invalid = 1,
-    /// Unknown, bad input, or the run itself failed.
-    Error = 2,
-}
-
-impl From<Exit> for ExitCode {
-    fn from(exit: Exit) -> ExitCode {
-        ExitCode::from(exit as u8)
-    }
 }

@@ -13,6 +13,9 @@
 //! The current leader is the node of the highest-term leader event, unless that node later
 //! announced another role in the same or a later term (it stepped down).
 
+pub mod etcd_probe;
+pub mod sources;
+
 use serde_json::json;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};

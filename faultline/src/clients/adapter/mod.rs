@@ -4,7 +4,6 @@
 //! not know: an answer it did not get is `Info`, never a guess. A new adapter is a new variant
 //! of [`Client`] and a new `spec::Adapter`; nothing else changes.
 
-pub mod etcd_probe;
 pub mod etcd_v3;
 pub mod jsonl_tcp;
 

@@ -24,8 +24,8 @@
 //! terms' entries while they catch up). These rules are in [`LeaderFilter`], which has no I/O and is tested
 //! on its own.
 
-use super::etcd_v3::{Exchange, HttpConn};
-use super::Connector;
+use crate::clients::adapter::etcd_v3::{Exchange, HttpConn};
+use crate::clients::adapter::Connector;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;

@@ -1,46 +1,14 @@
-//! `faultline report`, `faultline serve` and `faultline bench report`: thin shells over
-//! [`faultline::report`] and [`faultline::serve`].
+//! `faultline bench report`: page size and render times of run-shaped histories, and (with
+//! Chromium) the time until the page is drawn.
 
-use crate::cli::{Exit, ReportArgs, ServeArgs};
-use crate::output;
+use crate::cmd::output;
 use anyhow::{Context, Result};
+use faultline::exit::ExitCode;
 use faultline::report::{self, browser, ReportInput};
 use std::time::Instant;
 
-/// `faultline report RUN_DIR`: regenerates report.html and prints its path.
-pub fn report(args: &ReportArgs) -> Result<Exit> {
-    let out = report::write_run_report(&args.run_dir)?;
-    output::print(&format!("{}\n", out.display()))?;
-    Ok(Exit::Valid)
-}
-
-/// `faultline serve`: serves the store until interrupted.
-pub fn serve(args: &ServeArgs) -> Result<Exit> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("start the tokio runtime")?;
-    rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind((args.bind.as_str(), args.port))
-            .await
-            .with_context(|| format!("bind {}:{}", args.bind, args.port))?;
-        let addr = listener.local_addr()?;
-        output::print(&format!(
-            "faultline: serving {} at http://{addr}/\n",
-            args.store.display()
-        ))?;
-        faultline::serve::run(listener, &args.store).await
-    })?;
-    Ok(Exit::Valid)
-}
-
 /// `faultline bench report`: page size and render times of run-shaped histories.
-pub fn bench_report(
-    ops: &[usize],
-    with_browser: bool,
-    out: Option<&std::path::Path>,
-) -> Result<Exit> {
+pub fn run(ops: &[usize], with_browser: bool, out: Option<&std::path::Path>) -> Result<ExitCode> {
     let tmp = tempfile::tempdir().context("create a temporary directory")?;
     let dir = out.unwrap_or(tmp.path());
     std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
@@ -86,5 +54,5 @@ pub fn bench_report(
         }
         output::print(&format!("{line}\n"))?;
     }
-    Ok(Exit::Valid)
+    Ok(ExitCode::Valid)
 }

@@ -1,10 +1,13 @@
-//! `faultline test` and `faultline cleanup`: argument checks, then [`faultline::harness`].
+//! `faultline test`: argument checks, then [`faultline::run::run_test`], then the summary.
 
-use crate::cli::{CleanupArgs, Exit, TestArgs};
+use crate::cmd::args::TestArgs;
 use anyhow::{bail, Context, Result};
-use faultline::harness::{self, NemesisPlan, TestConfig};
+use faultline::clients::workload::Workload;
+use faultline::cluster::split_args;
+use faultline::exit::ExitCode;
+use faultline::faults::NemesisPlan;
+use faultline::run::{self, TestConfig};
 use faultline::spec::SystemSpec;
-use faultline::workload::Workload;
 use std::time::Duration;
 
 fn seconds(flag: &str, v: f64) -> Result<Duration> {
@@ -16,12 +19,11 @@ fn seconds(flag: &str, v: f64) -> Result<Duration> {
 
 /// Builds the run's configuration from the flags.
 pub fn config(args: &TestArgs) -> Result<TestConfig> {
-    let spec = SystemSpec::load(&args.system).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let spec = SystemSpec::load(&args.system)?;
+    // clap checked the name against the nemesis crate's.
     let plan = if args.nemesis == "none" {
         NemesisPlan::None
     } else {
-        nemesis::schedule::Nemesis::parse(&args.nemesis)
-            .map_err(|e| anyhow::anyhow!("--nemesis: {e}"))?;
         NemesisPlan::Schedule {
             name: args.nemesis.clone(),
             interval: seconds("--nemesis-interval", args.nemesis_interval)?,
@@ -45,7 +47,7 @@ pub fn config(args: &TestArgs) -> Result<TestConfig> {
     // A random seed is kept short (32 bits) so that it is easy to type back.
     let seed = args.seed.unwrap_or_else(|| rand::random::<u32>() as u64);
     let node_args = match &args.node_args {
-        Some(text) => harness::split_args(text).context("--node-args")?,
+        Some(text) => split_args(text).context("--node-args")?,
         None => Vec::new(),
     };
     let mut command: Vec<String> = std::env::args().collect();
@@ -68,7 +70,7 @@ pub fn config(args: &TestArgs) -> Result<TestConfig> {
         op_timeout: seconds("--op-timeout", args.op_timeout)?,
         store: args.store.clone(),
         node_args,
-        bin_dir: harness::exe_dir()?,
+        bin_dir: run::exe_dir()?,
         command: command
             .iter()
             .map(|a| shell_quote(a))
@@ -93,44 +95,18 @@ fn shell_quote(a: &str) -> String {
 }
 
 /// Runs `faultline test`.
-pub fn run(args: &TestArgs) -> Result<Exit> {
-    nemesis::install_cleanup_handlers().map_err(|e| anyhow::anyhow!("{e}"))?;
+pub fn run(args: &TestArgs) -> Result<ExitCode> {
+    nemesis::install_cleanup_handlers()?;
     faultline::runlog::install();
     let cfg = config(args)?;
-    let outcome = harness::run_test(&cfg);
+    let outcome = run::run_test(&cfg);
     faultline::runlog::close();
     let outcome = outcome?;
     if args.json {
-        crate::output::print(&format!("{:#}\n", outcome.results))?;
+        let json = outcome.results.to_json().context("encode results.json")?;
+        crate::cmd::output::print(&format!("{json:#}\n"))?;
     } else {
-        crate::output::print(&outcome.summary)?;
+        crate::cmd::output::print(&outcome.summary)?;
     }
-    Ok(match outcome.exit_code() {
-        0 => Exit::Valid,
-        1 => Exit::Invalid,
-        _ => Exit::Error,
-    })
-}
-
-/// Runs `faultline cleanup`.
-pub fn cleanup(args: &CleanupArgs) -> Result<Exit> {
-    let report = nemesis::cleanup(args.run.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let what = match &args.run {
-        Some(id) => format!("run {id}"),
-        None => "every faultline run".to_string(),
-    };
-    if report.is_empty() {
-        crate::output::print(&format!("cleanup ({what}): nothing left behind\n"))?;
-    } else {
-        crate::output::print(&format!(
-            "cleanup ({what}): killed {} process(es), removed {} namespace(s) and {} link(s)\n",
-            report.killed.len(),
-            report.namespaces.len(),
-            report.links.len()
-        ))?;
-    }
-    if !report.errors.is_empty() {
-        bail!("cleanup incomplete: {}", report.errors.join("; "));
-    }
-    Ok(Exit::Valid)
+    Ok(ExitCode::of(outcome.verdict))
 }

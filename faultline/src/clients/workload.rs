@@ -9,10 +9,10 @@
 //!   the slot continues as process `i + concurrency`, Jepsen's convention: an op whose outcome is
 //!   unknown may still take effect, so its process must never invoke again.
 //! - **Recording.** Each op is recorded as invoke + completion the moment it happens; the
-//!   recorder flushes every line (see [`crate::recorder`]).
+//!   recorder flushes every line (see [`crate::clients::recorder`]).
 
-use crate::adapter::{Client, Completion, Invocation, OpKind};
-use crate::recorder::Recorder;
+use crate::clients::adapter::{Client, Completion, Invocation, OpKind};
+use crate::clients::recorder::Recorder;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};

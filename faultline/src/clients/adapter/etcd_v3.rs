@@ -10,7 +10,7 @@
 //!
 //! Keys are the workload's key names and values integers in decimal text, both base64-encoded
 //! as the gateway wants `bytes` fields. Answers map to the history's outcomes so that the checker
-//! never assumes more than etcd said (DESIGN.md, "History format"):
+//! never assumes more than etcd said (docs/design.md, "History format"):
 //!
 //! | what came back                                            | read          | write, cas |
 //! |-----------------------------------------------------------|---------------|------------|

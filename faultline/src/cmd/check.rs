@@ -4,8 +4,9 @@
 //! runner; a single file prints its full explanation. A file that cannot be read or parsed is
 //! reported as `path:line: what is wrong` and does not stop the others (ripgrep's habit).
 //!
-//! Exit status: 1 when any file is invalid; otherwise 2 when any is unknown or could not be
-//! read; otherwise 0. "Invalid" wins because it is a definite finding about the system.
+//! Exit status ([`ExitCode`]): 1 when any file is invalid; otherwise 2 when any could not be
+//! read; otherwise 3 when any is unknown; otherwise 0. "Invalid" wins because it is a definite
+//! finding about the system.
 //!
 //! A file with no operation at all (empty, only a header, a Jepsen log with no op line, an EDN
 //! `[]`) is an error, not a vacuous "valid": `path: error: no operations found (read N lines,
@@ -15,10 +16,11 @@
 //!
 //! `--time-limit` counts from the moment each file starts being read, so it covers parsing.
 
-use crate::cli::{CheckArgs, Engine, Exit};
-use crate::output::{self, Progress};
+use crate::cmd::args::{CheckArgs, Engine};
+use crate::cmd::output::{self, Progress};
 use anyhow::{bail, Context, Result};
 use checker::{Report, Verdict};
+use faultline::exit::ExitCode;
 use histories::{Format, Loaded, Stats, Value};
 use rayon::prelude::*;
 use serde_json::json;
@@ -42,14 +44,10 @@ enum FileResult {
 }
 
 impl FileResult {
-    fn exit(&self) -> Exit {
+    fn exit(&self) -> ExitCode {
         match self {
-            FileResult::Checked { report, .. } => match report.verdict {
-                Verdict::Valid => Exit::Valid,
-                Verdict::Invalid => Exit::Invalid,
-                Verdict::Unknown => Exit::Error,
-            },
-            FileResult::Failed { .. } => Exit::Error,
+            FileResult::Checked { report, .. } => ExitCode::of(report.verdict),
+            FileResult::Failed { .. } => ExitCode::Error,
         }
     }
 
@@ -106,11 +104,8 @@ fn load(
 }
 
 /// Runs `faultline check`.
-pub fn run(args: &CheckArgs) -> Result<Exit> {
-    let format: Format = args
-        .format
-        .parse()
-        .map_err(|e| anyhow::anyhow!("--format: {e}"))?;
+pub fn run(args: &CheckArgs) -> Result<ExitCode> {
+    let format = args.format;
     let opts = options(args)?;
     if let Some(out) = &args.html {
         return check_to_html(args, format, &opts, out);
@@ -133,10 +128,10 @@ pub fn run(args: &CheckArgs) -> Result<Exit> {
     let mut exit = results
         .iter()
         .map(|(_, r)| r.exit())
-        .fold(Exit::Valid, worst);
+        .fold(ExitCode::Valid, ExitCode::worst);
     if let Some(report) = &election {
         if !report.valid {
-            exit = worst(exit, Exit::Invalid);
+            exit = exit.worst(ExitCode::Invalid);
         }
     }
     if args.json {
@@ -145,20 +140,6 @@ pub fn run(args: &CheckArgs) -> Result<Exit> {
         print_text(&results, election.as_ref())?;
     }
     Ok(exit)
-}
-
-/// Invalid (1) beats unknown/error (2), which beats valid (0).
-fn worst(a: Exit, b: Exit) -> Exit {
-    let rank = |e: Exit| match e {
-        Exit::Valid => 0,
-        Exit::Error => 1,
-        Exit::Invalid => 2,
-    };
-    if rank(a) >= rank(b) {
-        a
-    } else {
-        b
-    }
 }
 
 fn options(args: &CheckArgs) -> Result<checker::Options> {
@@ -182,16 +163,8 @@ fn options(args: &CheckArgs) -> Result<checker::Options> {
             Value::from(&json)
         }
     };
-    if let Some(model) = &args.model {
-        if checker::model_names().iter().all(|m| m != model) {
-            bail!(
-                "--model: unknown model {model:?}; expected one of {}",
-                checker::model_names().join(", ")
-            );
-        }
-    }
     Ok(checker::Options {
-        model: args.model.clone(),
+        model: args.model.map(|m| m.name().to_string()),
         initial,
         time_limit: Some(Duration::from_secs_f64(args.time_limit)),
         memory_limit_bytes: Some(args.memory_limit << 20),
@@ -225,8 +198,7 @@ fn leader_events(logs: &[PathBuf]) -> Result<Vec<checker::election::LeaderEvent>
     for path in logs {
         let file = File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
         let source = path.display().to_string();
-        let mut parsed = checker::election::parse_leader_events(BufReader::new(file), &source)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut parsed = checker::election::parse_leader_events(BufReader::new(file), &source)?;
         events.append(&mut parsed);
     }
     Ok(events)
@@ -239,7 +211,7 @@ fn check_to_html(
     format: Format,
     opts: &checker::Options,
     out: &Path,
-) -> Result<Exit> {
+) -> Result<ExitCode> {
     let [path] = args.files.as_slice() else {
         bail!(
             "--html: expected one history FILE, found {}",
@@ -255,7 +227,7 @@ fn check_to_html(
             } else {
                 print_text(&results, None)?;
             }
-            return Ok(Exit::Error);
+            return Ok(ExitCode::Error);
         }
     };
     let report = match args.engine {
@@ -286,7 +258,7 @@ fn check_to_html(
     )];
     let mut exit = results[0].1.exit();
     if election.as_ref().is_some_and(|e| !e.valid) {
-        exit = worst(exit, Exit::Invalid);
+        exit = exit.worst(ExitCode::Invalid);
     }
     if args.json {
         print_json(&results, election.as_ref())?;

@@ -15,12 +15,14 @@
 //! printed. Files are read whole into memory per request (a store's files are at most a few
 //! hundred MB; this is a local viewer, not a file server).
 
+use crate::store::{self, Results, RunDir};
 use anyhow::{Context, Result};
 use axum::extract::State;
 use axum::http::{header, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use checker::Verdict;
 use std::fmt::Write;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -206,7 +208,8 @@ pub fn runs(root: &Path) -> Vec<RunRow> {
     let mut rows = Vec::new();
     for group in dirs(root) {
         for run in dirs(&group) {
-            if !run.join("history.jsonl").exists() && !run.join("results.json").exists() {
+            let dir = RunDir::open(&run);
+            if !dir.history().exists() && !dir.results().exists() {
                 continue;
             }
             rows.push(row(root, &group, &run));
@@ -218,61 +221,47 @@ pub fn runs(root: &Path) -> Vec<RunRow> {
 }
 
 fn row(root: &Path, group: &Path, run: &Path) -> RunRow {
-    let results: serde_json::Value = std::fs::read(run.join("results.json"))
+    let dir = RunDir::open(run);
+    let results: Results = std::fs::read_to_string(dir.results())
         .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(serde_json::Value::Null);
-    let text = |ptr: &str| {
-        results
-            .pointer(ptr)
-            .and_then(|v| v.as_str())
-            .map(String::from)
-    };
+        .and_then(|text| Results::parse(&text).ok())
+        .unwrap_or_default();
+    let info = results.run.clone().unwrap_or_default();
     let group_name = group
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let verdict = match results.get("valid") {
-        Some(serde_json::Value::Bool(true)) => "valid",
-        Some(serde_json::Value::Bool(false)) => "invalid",
-        Some(_) => "unknown",
+    let verdict = match results.valid {
+        Some(Verdict::Valid) => "valid",
+        Some(Verdict::Invalid) => "invalid",
+        Some(Verdict::Unknown) => "unknown",
         None => "-",
     };
-    let ops = results
-        .pointer("/figures/ops/total")
-        .or_else(|| results.pointer("/checks/linearizability/ops/total"))
-        .and_then(|v| v.as_u64());
-    let mut files: Vec<String> = [
-        "report.html",
-        "history.jsonl",
-        "results.json",
-        "faultline.log",
-    ]
-    .iter()
-    .filter(|f| run.join(f).exists())
-    .map(|f| f.to_string())
-    .collect();
-    if let Ok(rd) = std::fs::read_dir(run.join("nodes")) {
+    let mut files: Vec<String> = store::LINKED
+        .iter()
+        .filter(|f| run.join(f).exists())
+        .map(|f| f.to_string())
+        .collect();
+    if let Ok(rd) = std::fs::read_dir(dir.nodes()) {
         let mut logs: Vec<String> = rd
             .filter_map(|e| e.ok())
             .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".log"))
-            .map(|n| format!("nodes/{n}"))
+            .filter_map(|n| n.strip_suffix(".log").map(store::node_log_name))
             .collect();
         logs.sort();
         files.extend(logs);
     }
     RunRow {
         rel: run.strip_prefix(root).unwrap_or(run).to_path_buf(),
-        system: text("/run/system").unwrap_or_else(|| group_name.clone()),
-        nemesis: text("/run/nemesis").unwrap_or_default(),
+        system: info.system.unwrap_or_else(|| group_name.clone()),
+        nemesis: info.nemesis.unwrap_or_default(),
         date: run
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
-            .or_else(|| text("/run/started"))
+            .or(info.started)
             .unwrap_or_default(),
         verdict: verdict.to_string(),
-        ops,
+        ops: results.ops_total(),
         files,
     }
 }
