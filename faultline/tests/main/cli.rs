@@ -1,31 +1,8 @@
 //! The `faultline` binary as a user runs it: exit codes, messages, JSON, every format and model
 //! both ways, and the in-memory register through real TCP.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn faultline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .output()
-        .expect("run faultline")
-}
-
-fn fixture(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../histories/testdata")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use crate::support::{bin, faultline, fixture_arg as fixture, stderr, stdout, write_history};
+use std::process::Command;
 
 #[test]
 fn every_fixture_exits_0_when_valid_and_1_when_invalid() {
@@ -179,13 +156,13 @@ fn leader_events_are_checked_for_election_safety() {
             extra.to_string(),
         ]
     };
-    let o = Command::new(env!("CARGO_BIN_EXE_faultline"))
+    let o = Command::new(bin())
         .args(args(&b.display().to_string()))
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     std::fs::write(&b, "{\"event\":\"leader\",\"node\":\"n2\",\"term\":1}\n").unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_faultline"))
+    let o = Command::new(bin())
         .args(args(&b.display().to_string()))
         .output()
         .unwrap();
@@ -203,11 +180,9 @@ fn help_shows_examples() {
     assert!(stdout(&o).contains("Examples:"));
 }
 
-/// Writes `text` to a file named `name` in a fresh directory.
+/// Writes `text` to a file named `name` in `dir`.
 fn temp_history(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
-    let path = dir.path().join(name);
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
+    write_history(dir.path(), name, text).display().to_string()
 }
 
 #[test]

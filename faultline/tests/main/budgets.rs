@@ -3,6 +3,7 @@
 //! peak RSS (measured by the kernel, `wait4`'s `ru_maxrss`) stays under the limit plus the
 //! overhead stated below.
 
+use crate::support::bin;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -24,7 +25,7 @@ struct Run {
 /// Runs `faultline ARGS` and measures the child alone (`wait4` on its PID).
 fn run(args: &[&str]) -> Run {
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+    let mut child = Command::new(bin())
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

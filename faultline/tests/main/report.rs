@@ -1,27 +1,16 @@
 //! report.html in a real browser (headless Chromium), `faultline report RUN_DIR`, and
 //! `faultline serve` over real HTTP, path-escape attempts included.
 //!
-//! The browser tests need Debian's `chromium`; when it is missing they install it (as root) or
-//! fail saying what to run: they never pass without a browser.
+//! The browser tests need Debian's `chromium`: a plain `cargo test` skips them (`#[ignore]`, run
+//! them with `--include-ignored`); when it is missing they install it (as root) or fail saying
+//! what to run: they never pass without a browser.
 
+use crate::support::{bin, faultline, fixture};
 use faultline::report::browser;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-fn faultline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .output()
-        .expect("run faultline")
-}
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../histories/testdata")
-        .join(name)
-}
+use std::process::{Command, Stdio};
 
 /// `target/` (wherever CARGO_TARGET_DIR put it): the test binary is `target/debug/deps/x`.
 fn target_dir() -> PathBuf {
@@ -62,6 +51,7 @@ fn screenshot(page: &Path, name: &str) {
 }
 
 #[test]
+#[ignore = "needs chromium"]
 fn check_html_in_a_browser_shows_verdict_lanes_and_the_failing_op() {
     for (name, valid) in [
         ("jsonl-kv-valid.jsonl", true),
@@ -155,6 +145,7 @@ fn make_run(dir: &Path) {
 }
 
 #[test]
+#[ignore = "needs chromium"]
 fn report_regenerates_a_run_and_the_browser_draws_bands_and_leaders() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
@@ -270,7 +261,7 @@ fn serve_lists_runs_serves_files_and_refuses_to_leave_the_store() {
     .unwrap();
     std::os::unix::fs::symlink("/etc", store.join("etc")).unwrap();
     std::os::unix::fs::symlink("../../../secret.txt", run.join("leak.txt")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+    let mut child = Command::new(bin())
         .args(["serve", "--store", store.to_str().unwrap(), "--port", "0"])
         .stdout(Stdio::piped())
         .spawn()
@@ -326,6 +317,7 @@ fn serve_lists_runs_serves_files_and_refuses_to_leave_the_store() {
 }
 
 #[test]
+#[ignore = "needs chromium"]
 fn a_100k_op_page_is_summarised_zoomed_out_and_shows_bars_zoomed_in() {
     use faultline::report::{render, sample, ReportInput};
     let h = sample::run_shaped(100_000);
@@ -366,9 +358,10 @@ fn a_100k_op_page_is_summarised_zoomed_out_and_shows_bars_zoomed_in() {
     assert_eq!(at(&dom, "data-mode").as_deref(), Some("bars"), "zoomed in");
 }
 
-/// Figures, not a check: `cargo test -p faultline --test report -- --ignored --nocapture`.
+/// Figures, not a check: `cargo test -p faultline --test main -- report::print_render --ignored
+/// --nocapture`.
 #[test]
-#[ignore]
+#[ignore = "needs chromium"]
 fn print_render_figures_of_100k_and_1m_op_pages() {
     let o = faultline(&["bench", "report", "--ops", "100000,1000000"]);
     println!("{}", String::from_utf8_lossy(&o.stdout));
