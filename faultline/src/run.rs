@@ -128,10 +128,7 @@ pub fn run_test(cfg: &TestConfig) -> Result<Outcome> {
     let clock: Clock = Arc::new(move || rec.now_ns());
     let connector: Arc<dyn Connector> =
         Arc::new(NetnsConnector::new(&run_id, Duration::from_secs(1)));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let rt = runtime()?;
     let tracker = sources::tracker(cfg.spec.leader_events, &cluster.nodes, &run_dir, &clock)?;
     cluster.wait_ready(cfg)?;
     let probe = Probe::start(cfg, &rt, &cluster.addrs, &connector, tracker.as_ref())?;
@@ -180,6 +177,16 @@ pub fn run_test(cfg: &TestConfig) -> Result<Outcome> {
         crashes,
     };
     analysis::analyse(cfg, &run_dir, end)
+}
+
+/// The clients' and the probe's runtime: two worker threads.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("start the tokio runtime")?;
+    Ok(rt)
 }
 
 /// Step 1: root and tools (`ip`, `iptables`; installed on Debian when we are root).

@@ -68,6 +68,21 @@ pub fn text(p: &Parts) -> String {
             s.push_str(&format!("  {line}\n"));
         }
     }
+    election_lines(&mut s, election);
+    crash_lines(&mut s, crashes);
+    s.push_str(&format!(
+        "verdict: {} (seed {seed}, system {}, nemesis {})\n",
+        verdict_word(verdict),
+        cfg.spec.name,
+        cfg.plan.name()
+    ));
+    s.push_str(&format!("store: {}\n", run_dir.dir.display()));
+    s.push_str(&format!("report: {}\n", run_dir.report().display()));
+    s
+}
+
+/// The election-safety line, the violations indented below it.
+fn election_lines(s: &mut String, election: Option<&ElectionReport>) {
     match election {
         Some(e) => {
             let text = e.render_text();
@@ -82,6 +97,10 @@ pub fn text(p: &Parts) -> String {
         }
         None => s.push_str("election safety: not checked (the system announces no leaders)\n"),
     }
+}
+
+/// The crashes line, each crash indented below it.
+fn crash_lines(s: &mut String, crashes: &[NodeCrash]) {
     if crashes.is_empty() {
         s.push_str("crashes: none (every node that ended was killed by the nemesis)\n");
     } else {
@@ -93,15 +112,6 @@ pub fn text(p: &Parts) -> String {
             s.push_str(&format!("  {}\n", c.describe()));
         }
     }
-    s.push_str(&format!(
-        "verdict: {} (seed {seed}, system {}, nemesis {})\n",
-        verdict_word(verdict),
-        cfg.spec.name,
-        cfg.plan.name()
-    ));
-    s.push_str(&format!("store: {}\n", run_dir.dir.display()));
-    s.push_str(&format!("report: {}\n", run_dir.report().display()));
-    s
 }
 
 /// `valid`, `INVALID` or `unknown`.

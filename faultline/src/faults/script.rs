@@ -182,62 +182,20 @@ impl Script {
         action: &Action,
         leader: Option<&str>,
     ) -> Result<(&'static str, Fault)> {
+        match self.process_fault(action, leader) {
+            Some(fault) => Ok(fault),
+            None => self.network_fault(cfg, action, leader),
+        }
+    }
+
+    /// Kills, restarts, pauses and resumes; None for any other action.
+    fn process_fault(
+        &mut self,
+        action: &Action,
+        leader: Option<&str>,
+    ) -> Option<(&'static str, Fault)> {
         let all = self.nodes.clone();
-        let custom = |groups| Fault::partition(PartitionKind::Custom, groups);
-        Ok(match action {
-            Action::HoldAppends(t) => {
-                let Some(pattern) = cfg.spec.append_pattern.clone() else {
-                    bail!(
-                        "the nemesis holds back appends, but the system spec has no `append_pattern`"
-                    );
-                };
-                self.net = true;
-                let nodes = self.pick(*t, leader);
-                ("start-filter", Fault::Filter { nodes, pattern })
-            }
-            Action::Restart(t) => (
-                "stop-kill",
-                Fault::Restart {
-                    nodes: self.pick(*t, leader),
-                },
-            ),
-            Action::Partition(targets) => {
-                let picked: Vec<Vec<String>> =
-                    targets.iter().map(|t| self.pick(*t, leader)).collect();
-                self.net = true;
-                ("start-partition", custom(partition_groups(&picked, &all)))
-            }
-            Action::Isolate(t) => {
-                let alone = self.pick(*t, leader);
-                let rest = others(&alone, &all);
-                let mut groups: Vec<Vec<String>> = alone.iter().map(|n| vec![n.clone()]).collect();
-                if !rest.is_empty() {
-                    groups.push(rest);
-                }
-                self.net = true;
-                ("start-partition", custom(groups))
-            }
-            Action::Split(t) => {
-                let side = self.pick(*t, leader);
-                let rest = others(&side, &all);
-                self.net = true;
-                ("start-partition", custom(vec![side, rest]))
-            }
-            Action::Loss(percent) => {
-                self.net = true;
-                let percent = *percent;
-                (
-                    "start-loss",
-                    Fault::Loss {
-                        nodes: all,
-                        percent,
-                    },
-                )
-            }
-            Action::Heal => {
-                self.net = false;
-                ("stop-partition", Fault::Heal)
-            }
+        Some(match action {
             Action::Kill(t) => {
                 self.killed = true;
                 (
@@ -247,6 +205,12 @@ impl Script {
                     },
                 )
             }
+            Action::Restart(t) => (
+                "stop-kill",
+                Fault::Restart {
+                    nodes: self.pick(*t, leader),
+                },
+            ),
             Action::RestartAll => {
                 self.killed = false;
                 ("stop-kill", Fault::Restart { nodes: all })
@@ -264,13 +228,63 @@ impl Script {
                 self.paused = false;
                 ("stop-pause", Fault::Resume { nodes: all })
             }
-            Action::Mark(..)
-            | Action::ClearMarks
-            | Action::AwaitElection(_)
-            | Action::Writes(_) => {
-                unreachable!("handled by Script::control")
-            }
+            _ => return None,
         })
+    }
+
+    /// Partitions, packet loss, held-back appends and the heal.
+    fn network_fault(
+        &mut self,
+        cfg: &TestConfig,
+        action: &Action,
+        leader: Option<&str>,
+    ) -> Result<(&'static str, Fault)> {
+        let all = self.nodes.clone();
+        let custom = |groups| Fault::partition(PartitionKind::Custom, groups);
+        let (f, fault) = match action {
+            Action::HoldAppends(t) => {
+                let Some(pattern) = cfg.spec.append_pattern.clone() else {
+                    bail!(
+                        "the nemesis holds back appends, but the system spec has no `append_pattern`"
+                    );
+                };
+                let nodes = self.pick(*t, leader);
+                ("start-filter", Fault::Filter { nodes, pattern })
+            }
+            Action::Partition(targets) => {
+                let picked: Vec<Vec<String>> =
+                    targets.iter().map(|t| self.pick(*t, leader)).collect();
+                ("start-partition", custom(partition_groups(&picked, &all)))
+            }
+            Action::Isolate(t) => {
+                let alone = self.pick(*t, leader);
+                let rest = others(&alone, &all);
+                let mut groups: Vec<Vec<String>> = alone.iter().map(|n| vec![n.clone()]).collect();
+                if !rest.is_empty() {
+                    groups.push(rest);
+                }
+                ("start-partition", custom(groups))
+            }
+            Action::Split(t) => {
+                let side = self.pick(*t, leader);
+                let rest = others(&side, &all);
+                ("start-partition", custom(vec![side, rest]))
+            }
+            Action::Loss(percent) => {
+                let percent = *percent;
+                (
+                    "start-loss",
+                    Fault::Loss {
+                        nodes: all,
+                        percent,
+                    },
+                )
+            }
+            Action::Heal => ("stop-partition", Fault::Heal),
+            other => unreachable!("not a network fault: {other:?}"),
+        };
+        self.net = f != "stop-partition";
+        Ok((f, fault))
     }
 }
 

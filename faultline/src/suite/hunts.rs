@@ -34,6 +34,8 @@ use crate::faults::{Action, Target};
 ///    t3 (its no-op); one that counts replicas commits them and serves reads of them;
 /// 5. A cut off, B with the other two: B's t2 entries are fresher than t1, B wins t4 and
 ///    overwrites the entries that were read as committed: the reads after show them gone.
+///
+/// One literal per hunt (as in [`super::scenarios`]), so the function is as long as its table.
 pub fn hunts() -> Vec<Scenario> {
     vec![
         Scenario {

@@ -13,3 +13,4 @@ mod e2e;
 mod etcd;
 mod names;
 mod report;
+mod suite;
