@@ -163,7 +163,7 @@ pub fn run_test(cfg: &TestConfig) -> Result<Outcome> {
     let leaders = tracker.map(|t| t.finish()).unwrap_or_default();
     let Cluster { run, nodes, .. } = cluster;
     teardown(cfg, run);
-    let events = recorded.context("writing history.jsonl")?;
+    let events = recorded.with_context(|| format!("writing {}", crate::store::HISTORY))?;
     nemesis_result?;
     heal.context("final heal")?;
 

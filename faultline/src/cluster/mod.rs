@@ -106,9 +106,11 @@ impl Cluster {
     }
 }
 
-/// Splits `--node-args` into words as a shell would (the `shlex` crate: whitespace separates
-/// words, single and double quotes group them, `\` escapes). An unclosed quote or a trailing
-/// escape is an error.
+/// Splits `--node-args` into words as a POSIX shell would (the `shlex` crate): spaces, tabs
+/// and newlines separate words, single and double quotes group them, `\"` inside double quotes
+/// is a quote. An unclosed quote or a trailing escape is an error. Beyond what node arguments
+/// use, POSIX rules apply: `\` escapes outside quotes too, and a word starting with `#` starts
+/// a comment.
 pub fn split_args(text: &str) -> Result<Vec<String>> {
     match shlex::split(text) {
         Some(words) => Ok(words),

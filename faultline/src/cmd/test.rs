@@ -103,7 +103,10 @@ pub fn run(args: &TestArgs) -> Result<ExitCode> {
     faultline::runlog::close();
     let outcome = outcome?;
     if args.json {
-        let json = outcome.results.to_json().context("encode results.json")?;
+        let json = outcome
+            .results
+            .to_json()
+            .with_context(|| format!("encode {}", faultline::store::RESULTS))?;
         crate::cmd::output::print(&format!("{json:#}\n"))?;
     } else {
         crate::cmd::output::print(&outcome.summary)?;

@@ -284,7 +284,8 @@ mod tests {
     #[test]
     fn follows_leaders_and_step_downs_across_logs() {
         let dir = tempfile::tempdir().unwrap();
-        let (a, b) = (dir.path().join("n1.log"), dir.path().join("n2.log"));
+        let log = |id| dir.path().join(crate::store::node_log_file(id));
+        let (a, b) = (log("n1"), log("n2"));
         std::fs::write(
             &a,
             "INFO starting\n{\"event\":\"leader\",\"node\":\"n1\",\"term\":2}\n",
@@ -294,7 +295,7 @@ mod tests {
         let clock: Arc<dyn Fn() -> u64 + Send + Sync> = Arc::new(|| 7);
         let t = LeaderTracker::start(
             vec![("n1".into(), a.clone()), ("n2".into(), b.clone())],
-            dir.path().join("leaders.jsonl"),
+            dir.path().join(crate::store::LEADERS),
             clock,
         )
         .unwrap();
@@ -321,7 +322,7 @@ mod tests {
         let seen = t.finish();
         assert_eq!(seen.len(), 2);
         assert_eq!(seen[1].term, 3);
-        let out = std::fs::read_to_string(dir.path().join("leaders.jsonl")).unwrap();
+        let out = std::fs::read_to_string(dir.path().join(crate::store::LEADERS)).unwrap();
         assert_eq!(out.lines().count(), 2);
         assert!(out.contains("\"time\":7"));
     }

@@ -246,7 +246,7 @@ fn row(root: &Path, group: &Path, run: &Path) -> RunRow {
         let mut logs: Vec<String> = rd
             .filter_map(|e| e.ok())
             .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter_map(|n| n.strip_suffix(".log").map(store::node_log_name))
+            .filter_map(|n| store::node_of_log_file(&n).map(store::node_log_name))
             .collect();
         logs.sort();
         files.extend(logs);

@@ -34,7 +34,17 @@ pub const NODES: &str = "nodes";
 
 /// `nodes/<id>.log`, relative to the run directory (also the name leader events cite).
 pub fn node_log_name(id: &str) -> String {
-    format!("{NODES}/{id}.log")
+    format!("{NODES}/{}", node_log_file(id))
+}
+
+/// `<id>.log`, a node's log inside `nodes/`.
+pub fn node_log_file(id: &str) -> String {
+    format!("{id}.log")
+}
+
+/// The node whose log inside `nodes/` is named `file`, if it is a node's log.
+pub fn node_of_log_file(file: &str) -> Option<&str> {
+    file.strip_suffix(".log")
 }
 
 /// The files of a run directory a viewer links to, in this order (node logs follow).
@@ -120,7 +130,7 @@ impl RunDir {
 
     /// `nodes/<id>.log`.
     pub fn node_log(&self, id: &str) -> PathBuf {
-        self.dir.join(node_log_name(id))
+        self.dir.join(NODES).join(node_log_file(id))
     }
 
     /// `nodes/<id>/`, the node's data directory.

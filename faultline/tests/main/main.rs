@@ -1,5 +1,5 @@
-//! The integration tests of `faultline`, as one test binary (one link, one build of the
-//! helpers in [`support`]).
+//! The integration tests of `faultline`, as one test binary (one link; what the modules share
+//! is in [`support`]).
 //!
 //! `cargo test -p faultline` runs every test that needs nothing beyond a Rust toolchain; tests
 //! that need root (network namespaces), an etcd binary or Chromium are `#[ignore]`d with that

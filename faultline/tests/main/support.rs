@@ -1,4 +1,4 @@
-//! Helpers shared by the integration tests: the built binary, the workspace and its fixtures,
+//! What the integration tests share: the built binary, the workspace and its fixtures,
 //! temporary histories, free loopback ports, and a process's output as text.
 
 use std::path::{Path, PathBuf};
