@@ -175,13 +175,11 @@ Examples:
   faultline suite --system systems/etcd.toml
   faultline suite --node-args \"--bug no-fsync\" --only persist --runs 3
 
-Scenarios: initial-election, re-election, basic-agree, fail-agree, fail-no-agree, concurrent-ops,
-rejoin, backup, persist, figure8, unreliable, churn.
-Hunts (run only when named with --only; `faultline bugs` runs them): retry (at-most-once
-retries: a retried cas applied twice), diverge (a follower that keeps a deposed leader's entries),
-old-term (Figure 8: a leader that commits an earlier term's entries by counting replicas),
-revote (a node that forgets its vote on restart; needs the spec's append_pattern, and a node
-without PreVote: `--node-args --no-pre-vote` for raft-register).
+Every scenario runs by default. Hunts run only when named with --only (`faultline bugs` runs
+them): retry (at-most-once retries: a retried cas applied twice), diverge (a follower that keeps
+a deposed leader's entries), old-term (Figure 8: a leader that commits an earlier term's entries
+by counting replicas), revote (a node that forgets its vote on restart; needs the spec's
+append_pattern, and a node without PreVote: `--node-args --no-pre-vote` for raft-register).
 Exit status: 0 every scenario passed (or was skipped), 1 some failed, 2 error (usage, bad spec,
 no root: the suite could not run).";
 
@@ -193,6 +191,14 @@ Examples:
 Exit status: 0 every bug caught and the control passed, 1 some bug not caught or the control
 failed, 2 error (usage, bad spec, no root).";
 
+/// The names `suite --only` accepts: every scenario and hunt of the suite.
+fn scenario_names() -> PossibleValuesParser {
+    let all = faultline::suite::scenarios()
+        .into_iter()
+        .chain(faultline::suite::hunts());
+    PossibleValuesParser::new(all.map(|s| s.name))
+}
+
 /// Arguments of `faultline suite`.
 #[derive(Debug, Args)]
 pub struct SuiteArgs {
@@ -203,8 +209,8 @@ pub struct SuiteArgs {
         default_value = "systems/raft-register.toml"
     )]
     pub system: PathBuf,
-    /// Only these scenarios (repeatable).
-    #[arg(long, value_name = "NAME")]
+    /// Only these scenarios or hunts (repeatable).
+    #[arg(long, value_name = "NAME", value_parser = scenario_names())]
     pub only: Vec<String>,
     /// Run each scenario up to N times (seeds seed, seed+1, ...), stopping at a failure.
     #[arg(long, value_name = "N", default_value_t = 1)]

@@ -180,6 +180,46 @@ fn help_shows_examples() {
     assert!(stdout(&o).contains("Examples:"));
 }
 
+#[test]
+fn every_subcommand_with_a_verdict_states_its_exit_codes() {
+    for cmd in [
+        &["test", "--help"][..],
+        &["check", "--help"],
+        &["suite", "--help"],
+        &["bugs", "--help"],
+        &["report", "--help"],
+        &["bench", "check", "--help"],
+    ] {
+        let o = faultline(cmd);
+        assert_eq!(o.status.code(), Some(0), "{cmd:?}");
+        let text = stdout(&o);
+        assert!(text.contains("Exit status: 0 "), "{cmd:?}: {text}");
+        assert!(text.contains("2 error"), "{cmd:?}: {text}");
+    }
+    for cmd in ["test", "check"] {
+        let text = stdout(&faultline(&[cmd, "--help"]));
+        assert!(text.contains("3 unknown"), "{cmd}: {text}");
+    }
+}
+
+#[test]
+fn unknown_names_are_usage_errors_listing_the_known_ones() {
+    for (args, listed) in [
+        (&["check", "--format", "xml", "x"][..], "jepsen-log"),
+        (&["check", "--model", "frob", "x"], "multi-register"),
+        (&["test", "--nemesis", "earthquake"], "isolate-leader"),
+        (&["suite", "--only", "nope"], "re-election"),
+        (&["bugs", "--only", "nope"], "commit-old-term"),
+        (&["mem-register", "--bug", "nope"], "stale-read"),
+    ] {
+        let o = faultline(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = stderr(&o);
+        assert!(err.contains("invalid value"), "{args:?}: {err}");
+        assert!(err.contains(listed), "{args:?}: {err}");
+    }
+}
+
 /// Writes `text` to a file named `name` in `dir`.
 fn temp_history(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
     write_history(dir.path(), name, text).display().to_string()
