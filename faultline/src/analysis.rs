@@ -1,6 +1,7 @@
-//! The checks of a finished run (docs/design.md, "A test run", step 8): linearizability per
-//! key, election safety from the run's leader events, crashes, and the figures, gathered into a
-//! typed [`Results`] that is written as `results.json`, with `report.html` beside it.
+//! The checks of a finished run (docs/design.md, "A test run"; step 8 in [`crate::run`]):
+//! linearizability per key, election safety from the run's leader events, crashes, and the figures,
+//! gathered into a typed [`Results`] that is written as `results.json`, with `report.html` beside
+//! it.
 
 use crate::cluster::crash::NodeCrash;
 use crate::leaders::Sighting;

@@ -1,5 +1,5 @@
 //! Exit codes: one mapping from verdicts and failures to the process's exit status, used by
-//! every subcommand (docs/design.md, "Exit codes").
+//! every subcommand (the exit codes of docs/design.md, with unknown apart from errors).
 //!
 //! | code | meaning |
 //! |---|---|

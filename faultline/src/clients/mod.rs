@@ -1,5 +1,5 @@
-//! The clients of a run (docs/design.md, "A test run", step 5): tokio tasks that run the
-//! generator ([`workload`]) through an adapter ([`adapter`]) against the nodes, every op
+//! The clients of a run (docs/design.md, "A test run"; step 5 in [`crate::run`]): tokio tasks that
+//! run the generator ([`workload`]) through an adapter ([`adapter`]) against the nodes, every op
 //! recorded as it happens by the [`recorder`] in `history.jsonl`; after the nemesis, one client
 //! reads every key.
 

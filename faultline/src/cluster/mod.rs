@@ -1,9 +1,9 @@
 //! The cluster of a run: one network namespace per node (built by the `nemesis` crate's netns
-//! backend, every name carrying the run id), the nodes started from the system spec, and the
-//! wait until each accepts connections (docs/design.md, "A test run", steps 3 and 4).
+//! backend, every name carrying the run id), the nodes started from the system spec, and the wait
+//! until each accepts connections (docs/design.md, "A test run"; steps 3 and 4 in [`crate::run`]).
 //!
-//! [`netns`] opens the clients' connections from inside the clients' namespace; [`crash`] tells
-//! a node that ended by itself from one the nemesis killed.
+//! [`netns`] opens the clients' connections from inside the clients' namespace; [`crash`] tells a
+//! node that ended by itself from one the nemesis killed.
 
 pub mod crash;
 pub mod netns;

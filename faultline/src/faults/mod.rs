@@ -1,5 +1,6 @@
 //! The nemesis of a run: a seeded [`nemesis::Schedule`] by name, or a fixed script (the
-//! suite's scenarios), applied while the clients run (docs/design.md, "A test run", step 6).
+//! suite's scenarios), applied while the clients run (docs/design.md, "A test run"; step 6 in
+//! [`crate::run`]).
 //!
 //! Each fault is recorded as a nemesis event *after* it took effect: `start-<family>` with its
 //! details, then `stop-<family>` with what ended it (`heal`, `restart`, `resume`); family is
