@@ -130,6 +130,7 @@ macro_rules! models {
     ($($(#[$doc:meta])* $variant:ident = $name:literal => $model:expr,)*) => {
         /// Which model a history is checked against.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
         pub enum ModelKind {
             $($(#[$doc])* $variant,)*
         }

@@ -27,6 +27,13 @@ struct Body {
     to: Option<i64>,
 }
 
+/// The bug `faultline mem-register --bug` plants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Bug {
+    /// Every 7th read answers the previous value.
+    StaleRead,
+}
+
 /// Per key: the current value and the one before it (for the planted stale read).
 #[derive(Default)]
 struct Cell {

@@ -62,7 +62,7 @@ mod tests {
     #[test]
     fn writes_only_once_opened() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("faultline.log");
+        let path = dir.path().join(crate::store::LOG);
         RunLog.write_all(b"dropped\n").unwrap();
         open(&path).unwrap();
         RunLog.write_all(b"kept\n").unwrap();

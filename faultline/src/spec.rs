@@ -1,7 +1,7 @@
 //! System specs (`systems/*.toml`): how to start, reach and watch a system under test.
 //!
 //! A spec is the only thing a user writes to plug a new consensus binary into faultline
-//! (DESIGN.md, "System spec"). Commands are templates with placeholders that the harness fills
+//! (docs/design.md, "System spec"). Commands are templates with placeholders that the harness fills
 //! per node:
 //!
 //! | placeholder  | value                                                            |
@@ -74,9 +74,9 @@ fn default_ready_timeout() -> f64 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Adapter {
-    /// One JSON object per line each way (DESIGN.md, "Client protocol").
+    /// One JSON object per line each way (docs/design.md, "Client protocol").
     JsonlTcp,
-    /// etcd's v3 JSON gateway over HTTP/1.1 (`crate::adapter::etcd_v3`).
+    /// etcd's v3 JSON gateway over HTTP/1.1 (`crate::clients::adapter::etcd_v3`).
     EtcdV3,
 }
 
@@ -118,7 +118,7 @@ pub enum LeaderEvents {
     /// The node prints `{"event":"leader","node":"n1","term":T}` lines on stdout.
     StdoutJsonl,
     /// Sampled by polling every etcd member's status
-    /// (`crate::adapter::etcd_probe::leader_probe_loop`).
+    /// (`crate::leaders::etcd_probe::leader_probe_loop`).
     EtcdProbe,
     /// None: election safety is reported as not checked.
     #[default]

@@ -6,7 +6,7 @@
 //! A fault interval runs from a nemesis `start-*` event to the next `stop-*` event.
 
 use histories::{Op, Outcome};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A nemesis event reduced to what the figures need.
 #[derive(Debug, Clone)]
@@ -18,7 +18,8 @@ pub struct Mark {
 }
 
 /// Counts of ops by outcome.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
 pub struct Counts {
     /// All client ops.
     pub total: usize,
@@ -31,7 +32,8 @@ pub struct Counts {
 }
 
 /// Latency quantiles of ok ops, in milliseconds.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Latency {
     /// Median.
     pub p50_ms: f64,
@@ -44,7 +46,8 @@ pub struct Latency {
 }
 
 /// Liveness figures.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Liveness {
     /// Ok ops that completed outside fault intervals.
     pub ok_while_healthy: usize,
@@ -57,7 +60,8 @@ pub struct Liveness {
 }
 
 /// All figures.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Figures {
     /// Op counts, all ops.
     pub ops: Counts,

@@ -79,14 +79,18 @@ pub struct NemesisEvent {
 
 /// Input formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Format {
     /// Detect from the first meaningful line.
     Auto,
     /// faultline's JSON Lines.
+    #[cfg_attr(feature = "clap", value(alias = "json"))]
     Jsonl,
     /// Jepsen/Knossos EDN: a vector/list of op maps, or one map per line.
+    #[cfg_attr(feature = "clap", value(alias = "knossos", alias = "jepsen"))]
     Edn,
     /// Jepsen log lines as printed by jepsen.util.
+    #[cfg_attr(feature = "clap", value(alias = "log"))]
     JepsenLog,
     /// Porcupine's 6.824 key-value format (EDN maps with :key, get/put/append).
     Porcupine,

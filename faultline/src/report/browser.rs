@@ -29,8 +29,8 @@ pub fn find() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Chromium's path, installing Debian's package first when it is missing and we are root (the
-/// test set-up of issue 7). The error says exactly what to run.
+/// Chromium's path, installing Debian's package first when it is missing and we are root (as
+/// the report tests need it). The error says exactly what to run.
 pub fn ensure() -> Result<PathBuf> {
     // One install at a time: parallel tests would otherwise race for dpkg's lock.
     static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());

@@ -44,12 +44,14 @@ pub mod order;
 pub mod plots;
 mod run;
 pub mod sample;
+pub mod serve;
 pub mod timeline;
 pub mod verdict;
 
 pub use encode::{base64, decode, encode, Axis, DecodedOp, Encoded};
 pub use run::{load_run, write_run_report, Run};
 
+use crate::store::Results;
 use checker::election::{ElectionReport, LeaderEvent};
 use histories::History;
 use html::{esc, script_json};
@@ -77,7 +79,7 @@ pub struct ReportInput<'a> {
     /// Leader events, drawn as leader changes on the timeline.
     pub leaders: &'a [LeaderEvent],
     /// The run's `results.json`, for the run's metadata (may lack any field).
-    pub results: Option<&'a Json>,
+    pub results: Option<&'a Results>,
     /// The page's title.
     pub title: String,
     /// The command line that produced the history, if known (overrides the recorded one).
@@ -95,10 +97,7 @@ pub fn render(input: &ReportInput) -> String {
     let axis = Axis::of(history);
     let end = timeline::end_of(history, axis);
     let bands = timeline::bands(history, axis, end);
-    let election_note = input
-        .results
-        .and_then(|r| r.pointer("/checks/election_safety/reason"))
-        .and_then(Json::as_str);
+    let election_note = input.results.and_then(Results::election_note);
     let mut page = String::with_capacity(history.ops.len() * 14 + 200_000);
     let _ = write!(
         page,
@@ -128,13 +127,13 @@ pub fn render(input: &ReportInput) -> String {
 }
 
 /// A field of the run: `results.run.<name>`, else the history header's `<name>`.
-fn run_field<'a>(input: &'a ReportInput, name: &str) -> Option<&'a Json> {
+fn run_field(input: &ReportInput, name: &str) -> Option<Json> {
     let from_results = input
         .results
-        .and_then(|r| r.get("run"))
-        .and_then(|r| r.get(name));
-    let from_header = input.history.header.as_ref().and_then(|h| h.get(name));
-    from_results.or(from_header).filter(|v| !v.is_null())
+        .and_then(|r| r.run.as_ref())
+        .and_then(|r| r.field(name));
+    let from_header = || input.history.header.as_ref()?.get(name).cloned();
+    from_results.or_else(from_header).filter(|v| !v.is_null())
 }
 
 fn text_of(v: &Json) -> String {
@@ -164,14 +163,14 @@ fn run_section(input: &ReportInput) -> String {
             let _ = writeln!(
                 s,
                 "<tr><th>{label}</th><td id=\"fl-run-{name}\">{}</td></tr>",
-                esc(&text_of(v))
+                esc(&text_of(&v))
             );
         }
     }
     let command = input
         .command
         .clone()
-        .or_else(|| run_field(input, "command").and_then(html::command_line));
+        .or_else(|| run_field(input, "command").and_then(|c| html::command_line(&c)));
     let _ = writeln!(
         s,
         "<tr><th>command</th><td><code id=\"fl-command\">{}</code></td></tr>",

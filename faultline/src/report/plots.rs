@@ -122,7 +122,9 @@ fn color(outcome: u8) -> RGBColor {
 
 const NAMES: [&str; 3] = ["ok", "fail", "info"];
 
-/// The latency plot as SVG; `bands` in units of which `per_second` make a second.
+/// The latency plot as SVG; `bands` in units of which `per_second` make a second. One plotters
+/// chart built step by step (canvas, axes, bands, one series per outcome), kept in one piece
+/// so that it reads in drawing order.
 pub fn latency_svg(
     points: &[Point],
     bands: &[Band],

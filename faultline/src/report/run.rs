@@ -6,6 +6,7 @@
 //! `report.html` atomically. Every error names the file it is about.
 
 use super::{render, ReportInput};
+use crate::store::{Results, RunDir};
 use anyhow::{Context, Result};
 use checker::election::{ElectionReport, LeaderEvent};
 use histories::{Format, History};
@@ -24,7 +25,7 @@ pub struct Run {
     /// The leader events.
     pub leaders: Vec<LeaderEvent>,
     /// `results.json`, when it exists.
-    pub results: Option<serde_json::Value>,
+    pub results: Option<Results>,
     /// A title: `system / nemesis / run id`, or the directory's name.
     pub title: String,
 }
@@ -34,22 +35,22 @@ pub fn load_run(run_dir: &Path) -> Result<Run> {
     if !run_dir.is_dir() {
         anyhow::bail!("{}: not a run directory", run_dir.display());
     }
-    let history_path = run_dir.join("history.jsonl");
+    let dir = RunDir::open(run_dir);
+    let history_path = dir.history();
     let history = histories::load(&history_path, Format::Auto)
-        .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(|| format!("{}: cannot load the history", history_path.display()))?
         .history;
-    let results_path = run_dir.join("results.json");
+    let results_path = dir.results();
     let results = if results_path.exists() {
         let text = std::fs::read_to_string(&results_path)
             .with_context(|| format!("{}: cannot read", results_path.display()))?;
-        let v: serde_json::Value = serde_json::from_str(&text)
+        let results = Results::parse(&text)
             .with_context(|| format!("{}: not JSON", results_path.display()))?;
-        Some(v)
+        Some(results)
     } else {
         None
     };
-    let leaders_path = run_dir.join("leaders.jsonl");
+    let leaders_path = dir.leaders();
     let leaders = if leaders_path.exists() {
         let f = File::open(&leaders_path)
             .with_context(|| format!("{}: cannot open", leaders_path.display()))?;
@@ -64,20 +65,27 @@ pub fn load_run(run_dir: &Path) -> Result<Run> {
         .exists()
         .then(|| checker::election::check(&leaders));
     let check = checker::check(&history, &checker::Options::default());
-    let field = |name: &str| {
-        results
-            .as_ref()
-            .and_then(|r| r.pointer(&format!("/run/{name}")))
-            .or_else(|| history.header.as_ref().and_then(|h| h.get(name)))
-            .and_then(|v| v.as_str())
+    let run = results.as_ref().and_then(|r| r.run.as_ref());
+    let header = |name: &str| {
+        history
+            .header
+            .as_ref()?
+            .get(name)?
+            .as_str()
             .map(str::to_string)
     };
+    let system = run
+        .and_then(|r| r.system.clone())
+        .or_else(|| header("system"));
+    let nemesis = run
+        .and_then(|r| r.nemesis.clone())
+        .or_else(|| header("nemesis"));
     let dir_name = run_dir
         .canonicalize()
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| run_dir.display().to_string());
-    let title = match (field("system"), field("nemesis")) {
+    let title = match (system, nemesis) {
         (Some(s), Some(n)) => format!("faultline: {s} / {n} / {dir_name}"),
         _ => format!("faultline: {dir_name}"),
     };
@@ -103,7 +111,7 @@ pub fn write_run_report(run_dir: &Path) -> Result<PathBuf> {
         title: run.title.clone(),
         command: None,
     });
-    let out = run_dir.join("report.html");
+    let out = RunDir::open(run_dir).report();
     crate::store::write_atomic(&out, page.as_bytes())?;
     Ok(out)
 }

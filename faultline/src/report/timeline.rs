@@ -94,7 +94,9 @@ fn at(axis: Axis, e: &NemesisEvent, history: &History) -> u64 {
     }
 }
 
-/// Pairs the nemesis events of `history` into intervals; `end` closes those left open.
+/// Pairs the nemesis events of `history` into intervals; `end` closes those left open. One pass
+/// over the events with one arm per kind of event, kept together so that the pairing rules read
+/// side by side.
 pub fn bands(history: &History, axis: Axis, end: u64) -> Vec<Band> {
     let mut bands = Vec::new();
     let mut network: Option<(u64, String)> = None;
