@@ -7,7 +7,6 @@ use faultline::suite::scorecard::PlantedBug;
 use std::process::Command;
 
 #[test]
-#[ignore = "needs raft-node --list-bugs"]
 fn planted_bugs_are_the_ones_raft_node_lists() {
     ensure_raft_node();
     let out = Command::new(raft_node())
