@@ -114,6 +114,56 @@ fn initial_value_is_configurable() {
     assert_eq!(check(&h, &opts).verdict, Verdict::Valid);
 }
 
+/// Knossos' multi-register starts every register at a value (`(multi-register {:x 0 :y 0})`):
+/// `--initial` gives it, as a scalar for every register or an object per register.
+#[test]
+fn multi_register_initial_values_apply_to_every_register_or_each_one() {
+    let edn = |reads_after_write: bool| {
+        // Process 1 reads x=0, y=0 while (or after) process 0 writes y=2.
+        let mut lines = [
+            "{:process 0, :type :invoke, :f :txn, :value [[:write :y 2]]}",
+            "{:process 1, :type :invoke, :f :txn, :value [[:read :x nil] [:read :y nil]]}",
+            "{:process 0, :type :ok, :f :txn, :value [[:write :y 2]]}",
+            "{:process 1, :type :ok, :f :txn, :value [[:read :x 0] [:read :y 0]]}",
+        ];
+        if reads_after_write {
+            lines.swap(1, 2);
+        }
+        let text = format!("[{}]", lines.join("\n"));
+        histories::parse_reader(text.as_bytes(), "h.edn", histories::Format::Edn)
+            .unwrap()
+            .history
+    };
+    let with = |initial: Value| Options {
+        initial,
+        ..Options::default()
+    };
+    let concurrent = edn(false);
+    let after = edn(true);
+    // By default a register never written does not exist: reading 0 from it is a violation.
+    assert_eq!(
+        check(&concurrent, &Options::default()).verdict,
+        Verdict::Invalid
+    );
+    for initial in [Value::Int(0), Value::Other(r#"{"x":0,"y":0}"#.into())] {
+        let opts = with(initial.clone());
+        assert_eq!(
+            check(&concurrent, &opts).verdict,
+            Verdict::Valid,
+            "{initial:?}"
+        );
+        // The broken twin: the read starts after the write of y=2 completed.
+        assert_eq!(
+            check(&after, &opts).verdict,
+            Verdict::Invalid,
+            "{initial:?}"
+        );
+    }
+    // Only x given a start: y does not exist, so reading y=0 is a violation.
+    let only_x = with(Value::Other(r#"{"x":0}"#.into()));
+    assert_eq!(check(&concurrent, &only_x).verdict, Verdict::Invalid);
+}
+
 #[test]
 fn generated_bench_histories_are_valid_and_stale_twins_are_not() {
     for seed in 0..5 {

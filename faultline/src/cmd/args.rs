@@ -298,7 +298,8 @@ pub struct CheckArgs {
     #[arg(long, value_name = "F", value_enum, default_value_t = Format::Auto)]
     pub format: Format,
 
-    /// Initial value of every register, as JSON (default: null, the key does not exist).
+    /// Initial value of every register, as JSON (default: null, the key does not exist); for
+    /// multi-register also an object giving each register its own, e.g. {"x":0,"y":0}.
     #[arg(long, value_name = "V")]
     pub initial: Option<String>,
 
