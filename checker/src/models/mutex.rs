@@ -37,7 +37,18 @@ impl Model for Mutex {
         "the lock"
     }
 
-    fn needless(&self, _gone: &Op, _kept: &[&Op]) -> bool {
-        true
+    /// An acquire stays while a later release by the same process stays, and a release while an
+    /// earlier acquire by it stays: dropping one of such a pair alone would leave a release of a
+    /// free lock, or a second acquire of a held one, a failure that says nothing about the history.
+    fn needless(&self, gone: &Op, kept: &[&Op]) -> bool {
+        let after = |a: &Op, b: &Op| a.ret.is_some_and(|r| r < b.call);
+        !kept.iter().any(|k| {
+            k.process == gone.process
+                && match (gone.f, k.f) {
+                    (F::Acquire, F::Release) => after(gone, k),
+                    (F::Release, F::Acquire) => after(k, gone),
+                    _ => false,
+                }
+        })
     }
 }

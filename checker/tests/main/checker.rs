@@ -34,7 +34,13 @@ fn every_model_both_ways() {
         assert_eq!(r.model, model, "{base}");
         let r = check(&bad, &Options::default());
         assert_eq!(r.verdict, Verdict::Invalid, "{base}: {}", r.render_text());
-        assert!(r.counterexample.is_some(), "{base}");
+        let c = r.counterexample.as_ref().expect("a counterexample");
+        // The smallest failing sub-history holds the op the explanation blames.
+        assert!(
+            c.minimal.iter().any(|o| o.call_line == c.op.call_line),
+            "{base}: {}",
+            c.text
+        );
     }
 }
 
