@@ -11,7 +11,7 @@
 #   make fuzz          every parser's fuzz target, FUZZ_RUNS inputs each (docs/fuzzing.md)
 CARGO ?= cargo
 JOBS ?= 2
-# chromium: the report's browser tests (faultline/tests/report.rs).
+# chromium: the report's browser tests (faultline/tests/main/report.rs).
 SYSTEM_TOOLS := ip:iproute2 iptables:iptables chromium:chromium
 
 .PHONY: test test-root deps build release fmt clippy unit bench-check bench-harness bench-node \
