@@ -21,175 +21,91 @@ pub const VERSION: u64 = 1;
 
 /// The whole file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Results {
     /// The file's version ([`VERSION`]).
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub faultline: Option<u64>,
     /// The overall verdict: `true`, `false` or `"unknown"`.
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub valid: Option<Verdict>,
     /// What ran.
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub run: Option<RunInfo>,
     /// The checks and their reports.
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub checks: Option<Checks>,
     /// Op counts, latency, throughput and liveness.
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub figures: Option<Figures>,
 }
 
 /// `run`: what ran, to repeat it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RunInfo {
     /// The run id (the names of its namespaces carry it).
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// The system spec's name.
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub system: Option<String>,
     /// The nemesis (or scenario) name.
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub nemesis: Option<String>,
     /// The seed.
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
     /// The node ids.
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub nodes: Option<Vec<String>>,
     /// The command line, shell-quoted.
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
     /// Extra arguments of every node.
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub node_args: Option<Vec<String>>,
     /// When it started (RFC 3339); not written by runs (the history's header has it).
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub started: Option<String>,
     /// Seconds from the history's creation to the end of the final reads.
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub duration_s: Option<f64>,
     /// Keys read by the final reads.
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub final_reads: Option<u64>,
     /// Keys of the workload.
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub keys: Option<u64>,
 }
 
 /// `checks`: one entry per check.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Checks {
     /// Linearizability per key: the checker's report.
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub linearizability: Option<CheckerReport>,
     /// Election safety: the checker's report, or `valid: "unknown"` with the reason.
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub election_safety: Option<CheckerReport>,
     /// Node processes that ended by themselves.
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub crashes: Option<Crashes>,
 }
 
 /// A checker's report as the checker serialized it, with the fields faultline reads typed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CheckerReport {
     /// The check's verdict.
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub valid: Option<Verdict>,
     /// Why the check did not run (election safety of a system without leader events).
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// The op counts of a linearizability report.
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub ops: Option<OpTotals>,
     /// Everything else the checker wrote, unchanged.
     #[serde(flatten)]
@@ -198,13 +114,10 @@ pub struct CheckerReport {
 
 /// The op counts of a linearizability report.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct OpTotals {
     /// Every op of the history.
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub total: Option<u64>,
     /// The other counts, unchanged.
     #[serde(flatten)]
@@ -213,6 +126,7 @@ pub struct OpTotals {
 
 /// `checks.crashes`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Crashes {
     /// No node ended by itself.
     pub valid: bool,
