@@ -324,6 +324,7 @@ fn search_with<M: Model, K: OpSet>(
     let mut pool: Vec<usize> = Vec::new();
     // `Model::read_only` depends on the op alone: asked once per op, not once per step.
     let read_only: Vec<bool> = ops.iter().map(|o| model.read_only(o)).collect();
+    let twins = Twins::new(model, ops);
     let mut state = init;
     let mut steps = 0u64;
     // Backtracking also counts steps, so the check is on a threshold, not a multiple.
@@ -422,7 +423,12 @@ fn search_with<M: Model, K: OpSet>(
             let placed = if frame.forced {
                 first.take()
             } else {
-                place(model, ops, &mut frame, &pool, &linearized, &list, &mut memo)
+                let cands = Cands {
+                    pool: &pool,
+                    twins: &twins,
+                    list: &list,
+                };
+                place(model, ops, &mut frame, cands, &linearized, &mut memo)
             };
             if let Some(next) = placed {
                 if !frame.forced {
@@ -477,25 +483,73 @@ fn search_with<M: Model, K: OpSet>(
     }
 }
 
+/// Which ops are interchangeable: equal in everything the model's `step` reads
+/// ([`Model::step_reads_value_only`]: function, input, outcome). Each op gets the number of the
+/// first op of its class.
+struct Twins {
+    class: Vec<u32>,
+    /// Some two ops share a class (else the check is skipped).
+    any: bool,
+}
+
+impl Twins {
+    fn new<M: Model>(model: &M, ops: &[&Op]) -> Twins {
+        let mut class: Vec<u32> = (0..ops.len() as u32).collect();
+        let mut any = false;
+        if model.step_reads_value_only() {
+            let mut first: std::collections::HashMap<_, u32> = std::collections::HashMap::new();
+            for (i, op) in ops.iter().enumerate() {
+                let c = *first
+                    .entry((op.f, &op.input, &op.outcome))
+                    .or_insert(i as u32);
+                any |= c != i as u32;
+                class[i] = c;
+            }
+        }
+        Twins { class, any }
+    }
+}
+
+/// What [`place`] reads about the candidates: the pool they sit in, the list that names their
+/// ops, and which ops are interchangeable.
+#[derive(Clone, Copy)]
+struct Cands<'a> {
+    pool: &'a [usize],
+    twins: &'a Twins,
+    list: &'a List,
+}
+
 /// Tries the candidates from `frame.at` on: the first that is legal from `frame.before` and
 /// whose resulting configuration is not in the memo is recorded there; returns its state
 /// (`frame.at` then names it).
+///
+/// A candidate interchangeable with one before it in the frame (same class, so the same effect
+/// from every state, and a return no earlier) is skipped: whatever completes the configuration
+/// with it first also completes it with the earlier one first, which was tried
+/// (docs/decisions.md, "Interchangeable candidates").
 fn place<M: Model, K: OpSet>(
     model: &M,
     ops: &[&Op],
     frame: &mut Frame<M::State>,
-    pool: &[usize],
+    cands: Cands<'_>,
     linearized: &K,
-    list: &List,
     memo: &mut Memo<K, M::State>,
 ) -> Option<M::State> {
+    let Cands { pool, twins, list } = cands;
+    let mine = &pool[frame.start..frame.start + frame.len];
     while frame.at < frame.len {
-        let op = list.nodes[pool[frame.start + frame.at]].op;
-        if let Some(next) = model.step(&frame.before, ops[op]) {
-            let mut set = linearized.clone();
-            set.toggle(op);
-            if memo.insert((set, next.clone())) {
-                return Some(next);
+        let op = list.nodes[mine[frame.at]].op;
+        let twin = twins.any
+            && mine[..frame.at]
+                .iter()
+                .any(|&c| twins.class[list.nodes[c].op] == twins.class[op]);
+        if !twin {
+            if let Some(next) = model.step(&frame.before, ops[op]) {
+                let mut set = linearized.clone();
+                set.toggle(op);
+                if memo.insert((set, next.clone())) {
+                    return Some(next);
+                }
             }
         }
         frame.at += 1;
