@@ -10,8 +10,9 @@
 //!
 //! Candidates are tried in the order of their returns (just-in-time: the op that must be placed
 //! soonest goes first), and a legal op that the model declares read-only (it leaves every state
-//! unchanged) is placed without alternatives. Both keep the search close to linear on the
-//! histories real systems produce.
+//! unchanged) is placed without alternatives. Of candidates the model cannot tell apart (equal
+//! function, input and outcome), only the first is tried. All three keep the search close to
+//! linear on the histories real systems produce.
 //!
 //! `info` ops have their return at the end of time; when the first return left is such a
 //! return, every `ok` op is linearised and the rest may simply never have happened: valid.
@@ -29,9 +30,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 mod opset;
+mod twins;
 
 pub use opset::FxHasher;
 use opset::{Bits128, Bits256, Fingerprint, OpSet};
+use twins::Twins;
 
 /// Steps between two budget checks.
 pub const BUDGET_CHECK_STEPS: u64 = 4096;
@@ -211,7 +214,9 @@ impl List {
     }
 }
 
-type Memo<K, S> = HashSet<(K, S), std::hash::BuildHasherDefault<FxHasher>>;
+type BuildFx = std::hash::BuildHasherDefault<FxHasher>;
+
+type Memo<K, S> = HashSet<(K, S), BuildFx>;
 
 /// One level of the search: the candidates at this configuration and which one is placed.
 ///
@@ -247,7 +252,9 @@ struct Frame<S> {
 /// leaves every state unchanged) is placed with no alternatives: moving it to the front of any
 /// linearisation of the rest keeps it one. An op that merely leaves *this* state unchanged (a
 /// write of the value the register holds) is not: placed now, it could not be placed after a
-/// concurrent write, where the rest of the history may need it.
+/// concurrent write, where the rest of the history may need it. Of candidates equal in
+/// everything the model's `step` reads, only the one that returns first is tried (see
+/// `place`).
 ///
 /// The memo names sets of linearised ops exactly (a 128- or 256-bit bitset) for parts of up to
 /// 256 ops. Larger parts use a 128-bit Zobrist fingerprint (no allocation per step): a collision
@@ -480,33 +487,6 @@ fn search_with<M: Model, K: OpSet>(
             }
             steps += 1;
         }
-    }
-}
-
-/// Which ops are interchangeable: equal in everything the model's `step` reads
-/// ([`Model::step_reads_value_only`]: function, input, outcome). Each op gets the number of the
-/// first op of its class.
-struct Twins {
-    class: Vec<u32>,
-    /// Some two ops share a class (else the check is skipped).
-    any: bool,
-}
-
-impl Twins {
-    fn new<M: Model>(model: &M, ops: &[&Op]) -> Twins {
-        let mut class: Vec<u32> = (0..ops.len() as u32).collect();
-        let mut any = false;
-        if model.step_reads_value_only() {
-            let mut first: std::collections::HashMap<_, u32> = std::collections::HashMap::new();
-            for (i, op) in ops.iter().enumerate() {
-                let c = *first
-                    .entry((op.f, &op.input, &op.outcome))
-                    .or_insert(i as u32);
-                any |= c != i as u32;
-                class[i] = c;
-            }
-        }
-        Twins { class, any }
     }
 }
 
