@@ -95,11 +95,15 @@ pub(crate) fn parts(
     let model = kind.model();
     let live = history.ops.iter().filter(|o| o.outcome != Outcome::Fail);
     let raw: Vec<Part<'_>> = if model.per_key() {
-        let mut by_key: BTreeMap<Option<String>, Vec<&Op>> = BTreeMap::new();
+        // Grouped by the borrowed key: one copy of a key per part, not one per op.
+        let mut by_key: BTreeMap<Option<&str>, Vec<&Op>> = BTreeMap::new();
         for op in live {
-            by_key.entry(op.key.clone()).or_default().push(op);
+            by_key.entry(op.key.as_deref()).or_default().push(op);
         }
-        by_key.into_iter().collect()
+        by_key
+            .into_iter()
+            .map(|(key, ops)| (key.map(str::to_string), ops))
+            .collect()
     } else {
         vec![(None, live.collect())]
     };

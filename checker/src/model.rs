@@ -41,6 +41,14 @@ pub trait Model: Sync {
     /// The state in words, for explanations ("3", "absent", "held").
     fn describe(&self, state: &Self::State) -> String;
 
+    /// Does `step` read nothing of an op but its function, input and outcome (not its process,
+    /// key or times)? Then two ops equal in those three have the same effect from every state,
+    /// and the search tries only the first of them among a configuration's candidates
+    /// (docs/decisions.md, "Interchangeable candidates"). `false` is always safe.
+    fn step_reads_value_only(&self) -> bool {
+        false
+    }
+
     /// Bytes the state owns on the heap beyond `size_of::<State>()` (what a memo entry really
     /// costs). Shared parts count once, where they were allocated.
     fn heap_bytes(&self, _state: &Self::State) -> u64 {

@@ -10,8 +10,9 @@
 //!
 //! Candidates are tried in the order of their returns (just-in-time: the op that must be placed
 //! soonest goes first), and a legal op that the model declares read-only (it leaves every state
-//! unchanged) is placed without alternatives. Both keep the search close to linear on the
-//! histories real systems produce.
+//! unchanged) is placed without alternatives. Of candidates the model cannot tell apart (equal
+//! function, input and outcome), only the first is tried. All three keep the search close to
+//! linear on the histories real systems produce.
 //!
 //! `info` ops have their return at the end of time; when the first return left is such a
 //! return, every `ok` op is linearised and the rest may simply never have happened: valid.
@@ -29,9 +30,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 mod opset;
+mod twins;
 
 pub use opset::FxHasher;
-use opset::{Bits128, Fingerprint, OpSet};
+use opset::{Bits128, Bits256, Fingerprint, OpSet};
+use twins::Twins;
 
 /// Steps between two budget checks.
 pub const BUDGET_CHECK_STEPS: u64 = 4096;
@@ -211,21 +214,27 @@ impl List {
     }
 }
 
-type Memo<K, S> = HashSet<(K, S), std::hash::BuildHasherDefault<FxHasher>>;
+type BuildFx = std::hash::BuildHasherDefault<FxHasher>;
+
+type Memo<K, S> = HashSet<(K, S), BuildFx>;
 
 /// One level of the search: the candidates at this configuration and which one is placed.
 ///
 /// Candidates are evaluated lazily, in order, when they are tried: in a correct history the
 /// first one usually succeeds, so the states of the others are never built.
 struct Frame<S> {
-    /// Candidate call nodes, best first.
-    cands: Vec<usize>,
-    /// Index into `cands` of the one placed.
+    /// Where this frame's candidate call nodes (best first) start in the search's candidate
+    /// pool: they run from there to the next frame's start (or the pool's end). One pool for all
+    /// frames, used as a stack, instead of a vector per frame: no allocation per step.
+    start: usize,
+    /// How many candidates.
+    len: usize,
+    /// Index among the candidates of the one placed.
     at: usize,
     /// The state before it.
     before: S,
     /// A legal read-only op: placing it first loses no linearization, so it has no
-    /// alternatives (docs/decisions.md). `cands` is then that op alone.
+    /// alternatives (docs/decisions.md). The candidates are then that op alone.
     forced: bool,
     /// The op whose return bounds this configuration (for explanations).
     blocking: usize,
@@ -243,16 +252,21 @@ struct Frame<S> {
 /// leaves every state unchanged) is placed with no alternatives: moving it to the front of any
 /// linearisation of the rest keeps it one. An op that merely leaves *this* state unchanged (a
 /// write of the value the register holds) is not: placed now, it could not be placed after a
-/// concurrent write, where the rest of the history may need it.
+/// concurrent write, where the rest of the history may need it. Of candidates equal in
+/// everything the model's `step` reads, only the one that returns first is tried (see
+/// `place`).
 ///
-/// The memo names sets of linearised ops exactly (a 128-bit bitset) for parts of up to 128
-/// ops. Larger parts use a 128-bit Zobrist fingerprint (no allocation per step): a collision
+/// The memo names sets of linearised ops exactly (a 128- or 256-bit bitset) for parts of up to
+/// 256 ops. Larger parts use a 128-bit Zobrist fingerprint (no allocation per step): a collision
 /// could only prune a configuration wrongly, i.e. turn a valid verdict into an invalid one,
 /// never the reverse; so an `Invalid` result there is re-checked with exact bitsets (Lowe's
 /// representation) before it is returned.
 pub fn search<M: Model>(model: &M, init: M::State, ops: &[&Op], budget: &Budget) -> SearchResult {
     if ops.len() <= 128 {
         return search_with::<M, Bits128>(model, init, ops, budget);
+    }
+    if ops.len() <= 256 {
+        return search_with::<M, Bits256>(model, init, ops, budget);
     }
     match search_with::<M, Fingerprint>(model, init.clone(), ops, budget) {
         SearchResult::Invalid(_) => search_with::<M, Box<[u64]>>(model, init, ops, budget),
@@ -314,6 +328,10 @@ fn search_with<M: Model, K: OpSet>(
     let mut linearized = K::empty(ops.len());
     let mut memo: Memo<K, M::State> = HashSet::default();
     let mut stack: Vec<Frame<M::State>> = Vec::new();
+    let mut pool: Vec<usize> = Vec::new();
+    // `Model::read_only` depends on the op alone: asked once per op, not once per step.
+    let read_only: Vec<bool> = ops.iter().map(|o| model.read_only(o)).collect();
+    let twins = Twins::new(model, ops);
     let mut state = init;
     let mut steps = 0u64;
     // Backtracking also counts steps, so the check is on a threshold, not a multiple.
@@ -350,9 +368,9 @@ fn search_with<M: Model, K: OpSet>(
         }
         // The candidates here: calls before the first return still in the list.
         let mut entry = list.nodes[0].next;
-        let mut cands: Vec<usize> = Vec::new();
+        let start = pool.len();
         while entry != NONE && list.nodes[entry].is_call {
-            cands.push(entry);
+            pool.push(entry);
             entry = list.nodes[entry].next;
         }
         if entry == NONE || ops[list.nodes[entry].op].ret.is_none() {
@@ -364,27 +382,31 @@ fn search_with<M: Model, K: OpSet>(
             return SearchResult::Valid;
         }
         let blocking = list.nodes[entry].op;
-        cands.sort_unstable_by_key(|&c| list.nodes[c].partner);
+        pool[start..].sort_unstable_by_key(|&c| list.nodes[c].partner);
         // A legal read-only candidate goes first, alone.
         let mut forced_next = None;
-        for &c in &cands {
-            let op = ops[list.nodes[c].op];
-            if model.read_only(op) {
-                if let Some(next) = model.step(&state, op) {
+        for &c in &pool[start..] {
+            let op = list.nodes[c].op;
+            if read_only[op] {
+                if let Some(next) = model.step(&state, ops[op]) {
                     forced_next = Some((c, next));
                     break;
                 }
             }
         }
         if let Some((c, _)) = forced_next {
-            cands.clear();
-            cands.push(c);
+            pool.truncate(start);
+            pool.push(c);
         }
-        let bytes = (cands.capacity() as u64) * 8 + state_bytes + model.heap_bytes(&state);
+        let len = pool.len() - start;
+        let bytes = (len as u64) * 8 + state_bytes + model.heap_bytes(&state);
         let mut frame = Frame {
-            cands,
+            start,
+            len,
             at: 0,
-            before: state.clone(),
+            // Moved, not cloned: `state` is set again when a candidate is placed, and until
+            // then the frame's copy is the state of this configuration.
+            before: state,
             forced: forced_next.is_some(),
             blocking,
             bytes,
@@ -408,13 +430,18 @@ fn search_with<M: Model, K: OpSet>(
             let placed = if frame.forced {
                 first.take()
             } else {
-                place(model, ops, &mut frame, &linearized, &list, &mut memo)
+                let cands = Cands {
+                    pool: &pool,
+                    twins: &twins,
+                    list: &list,
+                };
+                place(model, ops, &mut frame, cands, &linearized, &mut memo)
             };
             if let Some(next) = placed {
                 if !frame.forced {
                     memo_heap += linearized.bytes() + model.heap_bytes(&next);
                 }
-                let call = frame.cands[frame.at];
+                let call = pool[frame.start + frame.at];
                 linearized.toggle(list.nodes[call].op);
                 state = next;
                 list.lift(call);
@@ -429,9 +456,12 @@ fn search_with<M: Model, K: OpSet>(
                 }
                 best_depth = stack.len();
                 best.op = frame.blocking;
-                best.prefix = stack.iter().map(|f| list.nodes[f.cands[f.at]].op).collect();
+                best.prefix = stack
+                    .iter()
+                    .map(|f| list.nodes[pool[f.start + f.at]].op)
+                    .collect();
                 if best.states.len() < 16 {
-                    best.states.insert(model.describe(&state));
+                    best.states.insert(model.describe(&frame.before));
                 }
             }
             // Backtrack through forced frames to the last real choice.
@@ -443,40 +473,63 @@ fn search_with<M: Model, K: OpSet>(
                         .fetch_add(steps - counted, Ordering::Relaxed);
                     return SearchResult::Invalid(best);
                 };
-                let call = prev.cands[prev.at];
+                let call = pool[prev.start + prev.at];
+                pool.truncate(prev.start + prev.len);
                 linearized.toggle(list.nodes[call].op);
                 list.unlift(call);
-                state = prev.before.clone();
                 frame_bytes = frame_bytes.saturating_sub(prev.bytes);
-                if !prev.forced {
-                    frame = prev;
-                    frame.at += 1;
-                    break;
+                if prev.forced {
+                    continue;
                 }
+                frame = prev;
+                frame.at += 1;
+                break;
             }
             steps += 1;
         }
     }
 }
 
+/// What [`place`] reads about the candidates: the pool they sit in, the list that names their
+/// ops, and which ops are interchangeable.
+#[derive(Clone, Copy)]
+struct Cands<'a> {
+    pool: &'a [usize],
+    twins: &'a Twins,
+    list: &'a List,
+}
+
 /// Tries the candidates from `frame.at` on: the first that is legal from `frame.before` and
 /// whose resulting configuration is not in the memo is recorded there; returns its state
 /// (`frame.at` then names it).
+///
+/// A candidate interchangeable with one before it in the frame (same class, so the same effect
+/// from every state, and a return no earlier) is skipped: whatever completes the configuration
+/// with it first also completes it with the earlier one first, which was tried
+/// (docs/decisions.md, "Interchangeable candidates").
 fn place<M: Model, K: OpSet>(
     model: &M,
     ops: &[&Op],
     frame: &mut Frame<M::State>,
+    cands: Cands<'_>,
     linearized: &K,
-    list: &List,
     memo: &mut Memo<K, M::State>,
 ) -> Option<M::State> {
-    while frame.at < frame.cands.len() {
-        let op = list.nodes[frame.cands[frame.at]].op;
-        if let Some(next) = model.step(&frame.before, ops[op]) {
-            let mut set = linearized.clone();
-            set.toggle(op);
-            if memo.insert((set, next.clone())) {
-                return Some(next);
+    let Cands { pool, twins, list } = cands;
+    let mine = &pool[frame.start..frame.start + frame.len];
+    while frame.at < frame.len {
+        let op = list.nodes[mine[frame.at]].op;
+        let twin = twins.any
+            && mine[..frame.at]
+                .iter()
+                .any(|&c| twins.class[list.nodes[c].op] == twins.class[op]);
+        if !twin {
+            if let Some(next) = model.step(&frame.before, ops[op]) {
+                let mut set = linearized.clone();
+                set.toggle(op);
+                if memo.insert((set, next.clone())) {
+                    return Some(next);
+                }
             }
         }
         frame.at += 1;

@@ -182,6 +182,10 @@ impl Model for AppendKv {
         }
     }
 
+    fn step_reads_value_only(&self) -> bool {
+        true
+    }
+
     fn describe(&self, state: &Text) -> String {
         let text = state.text();
         if text.len() <= DESCRIBE_BYTES_MAX {

@@ -99,6 +99,10 @@ macro_rules! register_rules {
             crate::models::register::RegisterRules::read_only(op)
         }
 
+        fn step_reads_value_only(&self) -> bool {
+            true
+        }
+
         fn describe(&self, state: &Value) -> String {
             crate::models::register::RegisterRules::describe(state)
         }

@@ -26,6 +26,10 @@ impl std::hash::Hasher for FxHasher {
     fn write_usize(&mut self, i: usize) {
         self.write_u64(i as u64);
     }
+    fn write_u128(&mut self, i: u128) {
+        self.write_u64(i as u64);
+        self.write_u64((i >> 64) as u64);
+    }
 }
 
 /// How the memo names a set of linearised ops.
@@ -62,6 +66,24 @@ impl OpSet for Bits128 {
     }
     fn toggle(&mut self, i: usize) {
         self.0 ^= 1 << i;
+    }
+    fn bytes(&self) -> u64 {
+        0
+    }
+}
+
+/// Exact and allocation-free: a 256-bit bitset, for parts of 129 to 256 ops (a fingerprint
+/// would be as cheap, but its `Invalid` needs a second, exact search).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(super) struct Bits256([u128; 2]);
+
+impl OpSet for Bits256 {
+    fn empty(n: usize) -> Self {
+        debug_assert!(n <= 256);
+        Bits256([0; 2])
+    }
+    fn toggle(&mut self, i: usize) {
+        self.0[i / 128] ^= 1 << (i % 128);
     }
     fn bytes(&self) -> u64 {
         0

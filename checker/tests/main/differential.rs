@@ -420,3 +420,53 @@ fn oracles_confirm_the_large_generators_on_small_sizes() {
         .collect();
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
+
+/// Interchangeable candidates (docs/decisions.md): in histories crowded with equal ops (values
+/// from a domain of one or two, several clients at once, one key), where the search skips a
+/// candidate equal to one tried before it, the checker agrees with brute force.
+#[test]
+fn crowds_of_equal_ops_agree_with_brute_force() {
+    use rand::{Rng, SeedableRng};
+    let base = env_u64("FAULTLINE_DIFF_SEED", 0);
+    let models = [
+        Model::Register,
+        Model::CasRegister,
+        Model::Kv,
+        Model::AppendKv,
+    ];
+    let modes = [
+        gen::Mode::Truthful,
+        gen::Mode::Mutated,
+        gen::Mode::Arbitrary,
+    ];
+    let bad: Vec<String> = (0..30_000u64)
+        .into_par_iter()
+        .filter_map(|i| {
+            let seed = gen::mix(base ^ 0x7a1e, i);
+            let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+            let shape = gen::Shape {
+                ops: rng.gen_range(2..=9),
+                clients: rng.gen_range(2..=5),
+                p_fail: 0.05,
+                p_info: 0.15,
+                max_info: 3,
+                domain: rng.gen_range(1..=2),
+                keys: 1,
+                fresh: false,
+            };
+            let model = models[i as usize % models.len()];
+            let mode = modes[(i as usize / models.len()) % modes.len()];
+            let case = gen::generate(model, shape, mode, seed, &mut rng);
+            let brute = word(brute::linearizable(case.model, &case.initial, &case.ops));
+            let checker = checker_verdict(&case);
+            (checker != Some(brute)).then(|| {
+                format!(
+                    "{} seed {seed}: checker {checker:?}, brute force {brute:?}\n{}",
+                    model.name(),
+                    shrink::to_jsonl(&case, "crowd of equal ops")
+                )
+            })
+        })
+        .collect();
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
