@@ -10,8 +10,17 @@ use histories::Format;
 use std::path::PathBuf;
 
 /// faultline: Jepsen-style fault injection and linearizability checking.
+///
+/// A flag given twice takes its last value (`args_override_self`), so that a flag added after
+/// the defaults of a script (`make test-partition RUN_FLAGS="--time-limit 30"`) wins.
 #[derive(Debug, Parser)]
-#[command(name = "faultline", version, about, propagate_version = true)]
+#[command(
+    name = "faultline",
+    version,
+    about,
+    propagate_version = true,
+    args_override_self = true
+)]
 pub struct Cli {
     /// The subcommand to run.
     #[command(subcommand)]
@@ -415,4 +424,41 @@ pub enum BenchWhat {
         /// The history file.
         file: PathBuf,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Cli, Command};
+    use clap::Parser;
+
+    #[test]
+    fn a_flag_given_twice_takes_its_last_value() {
+        let cli = Cli::try_parse_from([
+            "faultline",
+            "test",
+            "--time-limit",
+            "60",
+            "--time-limit",
+            "30",
+        ])
+        .expect("parses");
+        let Command::Test(args) = cli.command else {
+            panic!("not test: {cli:?}");
+        };
+        assert_eq!(args.time_limit, 30.0);
+        let cli = Cli::try_parse_from([
+            "faultline",
+            "check",
+            "--time-limit",
+            "9",
+            "--time-limit",
+            "2",
+            "f",
+        ])
+        .expect("parses");
+        let Command::Check(args) = cli.command else {
+            panic!("not check: {cli:?}");
+        };
+        assert_eq!(args.time_limit, 2.0);
+    }
 }
