@@ -301,8 +301,12 @@ fn repeated_value_fixtures() {
             let stateright = word(specs::linearizable(model, &Value::Null, ops)).as_str();
             assert_eq!(brute, expected, "brute force on {}", path.display());
             assert_eq!(stateright, expected, "stateright on {}", path.display());
+            // No time limit: beside the long differential run (`make difftest-long`), which
+            // keeps rayon's pool busy for minutes, this check's parts can wait longer than the
+            // default 60 s for a pool thread, and its verdict would be a spent budget.
             let opts = Options {
                 explain: false,
+                time_limit: None,
                 ..Options::default()
             };
             let report = checker::check(&loaded.history, &opts);
