@@ -261,11 +261,9 @@ fn render(template: &str, node: &NodeVars, peers: &str, bin: &Path) -> String {
         .replace("{bin}", &bin.display().to_string())
 }
 
+/// A valid spec of raft-node, shared by the unit tests of the crate.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const GOOD: &str = r#"
+pub(crate) const EXAMPLE_SPEC: &str = r#"
 name = "raft-register"
 client = "jsonl-tcp"
 start = "{bin}/raft-node --id {id} --peers {peers} --listen {ip}:7001 --client {ip}:7000 --data {data_dir}"
@@ -273,6 +271,12 @@ client_addr = "{ip}:7000"
 ready = "tcp-connect"
 leader_events = "stdout-jsonl"
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = EXAMPLE_SPEC;
 
     fn nodes() -> Vec<NodeVars> {
         (1..=3)

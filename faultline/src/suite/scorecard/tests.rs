@@ -5,14 +5,7 @@ use crate::clients::workload::Workload;
 use crate::spec::SystemSpec;
 use std::path::PathBuf;
 
-const SPEC: &str = r#"
-name = "raft-register"
-client = "jsonl-tcp"
-start = "{bin}/raft-node --id {id} --peers {peers} --listen {ip}:7001 --client {ip}:7000 --data {data_dir}"
-client_addr = "{ip}:7000"
-ready = "tcp-connect"
-leader_events = "stdout-jsonl"
-"#;
+use crate::spec::EXAMPLE_SPEC as SPEC;
 
 fn base() -> TestConfig {
     TestConfig {
