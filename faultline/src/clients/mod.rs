@@ -51,6 +51,7 @@ pub fn create_recorder(
             "keys": cfg.workload.keys,
             "read_pct": cfg.workload.read_pct,
             "write_pct": cfg.workload.write_pct,
+            "clients": cfg.workload.clients.name(),
             "op_timeout_ms": cfg.op_timeout.as_millis() as u64,
         },
         "node_args": cfg.node_args,
@@ -86,7 +87,8 @@ pub struct Clients {
 }
 
 impl Clients {
-    /// Starts `cfg.workload.concurrency` clients, client `i` first talking to node `i mod N`.
+    /// Starts `cfg.workload.concurrency` clients, client `i` first talking to node `i mod N`
+    /// (and, spread, each process `p` to node `p mod N`: see [`workload::ClientMode`]).
     pub fn start(
         cfg: &TestConfig,
         rt: &Runtime,

@@ -8,6 +8,13 @@
 //! - **Processes.** Slot `i` starts as process `i`; after an `info` the process is retired and
 //!   the slot continues as process `i + concurrency`, Jepsen's convention: an op whose outcome is
 //!   unknown may still take effect, so its process must never invoke again.
+//! - **Spread clients** ([`ClientMode::Spread`], the default). Process `p` has a home node,
+//!   node `p mod N`, as in Jepsen, where each worker is bound to one node: every new op is sent
+//!   there first, and a not-leader answer's hint is followed within that op only. So every node
+//!   carries traffic, and two nodes that both believe they lead both serve reads and writes,
+//!   which is how a split brain shows up in a history. [`ClientMode::Follow`] keeps the older
+//!   behaviour: a client stays with whichever node last answered it, moving on only after an
+//!   `info`, so all clients end up at the leader.
 //! - **Recording.** Each op is recorded as invoke + completion the moment it happens; the
 //!   recorder flushes every line (see [`crate::clients::recorder`]).
 
@@ -22,6 +29,26 @@ use tokio::sync::watch;
 
 /// A value no client has seen yet.
 const UNKNOWN: i64 = i64::MIN;
+
+/// How clients choose the node an op is sent to first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ClientMode {
+    /// Process `p` sends every new op to node `p mod N` first (Jepsen's binding).
+    #[default]
+    Spread,
+    /// A client stays with the node that last answered it; it moves on only after an `info`.
+    Follow,
+}
+
+impl ClientMode {
+    /// The name on the command line and in the history header.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClientMode::Spread => "spread",
+            ClientMode::Follow => "follow",
+        }
+    }
+}
 
 /// Parameters of the client workload.
 #[derive(Debug, Clone)]
@@ -38,6 +65,8 @@ pub struct Workload {
     pub read_pct: u32,
     /// See `read_pct`.
     pub write_pct: u32,
+    /// Where ops are sent first.
+    pub clients: ClientMode,
 }
 
 impl Workload {
@@ -136,6 +165,9 @@ pub async fn client_loop(
     let mean_gap_s = workload.concurrency as f64 / workload.rate.max(0.001);
     let mut next = Instant::now();
     while !*stop.borrow() {
+        if workload.clients == ClientMode::Spread {
+            client.set_node(process as usize % client.node_count().max(1));
+        }
         // Exponential gaps: a Poisson arrival process at the per-client rate.
         let gap = -mean_gap_s * (1.0 - rng.gen::<f64>()).ln();
         next += Duration::from_secs_f64(gap.min(mean_gap_s * 10.0));

@@ -5,6 +5,7 @@
 use checker::model::ModelKind;
 use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use faultline::clients::workload::ClientMode;
 use faultline::suite::scorecard::Subject;
 use histories::Format;
 use std::path::PathBuf;
@@ -172,6 +173,10 @@ pub struct TestArgs {
     /// Budget of the linearizability check, seconds (then the verdict is `unknown`).
     #[arg(long, value_name = "S", default_value_t = 120.0)]
     pub check_time_limit: f64,
+    /// Where clients send ops: `spread` (process p to node p mod N first, hints followed
+    /// within the op) or `follow` (a client stays with the node that last answered it).
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = ClientMode::Spread)]
+    pub clients: ClientMode,
     /// Print results.json instead of the summary.
     #[arg(long)]
     pub json: bool,
@@ -233,6 +238,9 @@ pub struct SuiteArgs {
     /// The store directory.
     #[arg(long, value_name = "DIR", default_value = "store")]
     pub store: PathBuf,
+    /// Where clients send ops (see `faultline test --help`).
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = ClientMode::Spread)]
+    pub clients: ClientMode,
 }
 
 /// Arguments of `faultline bugs`.
@@ -257,6 +265,9 @@ pub struct BugsArgs {
     /// The store directory.
     #[arg(long, value_name = "DIR", default_value = "store")]
     pub store: PathBuf,
+    /// Where clients send ops (see `faultline test --help`).
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = ClientMode::Spread)]
+    pub clients: ClientMode,
 }
 
 /// Arguments of `faultline cleanup`.

@@ -12,7 +12,13 @@ use faultline::suite::scorecard::{self, Catcher, Event};
 pub fn run(args: &BugsArgs) -> Result<ExitCode> {
     nemesis::install_cleanup_handlers()?;
     faultline::runlog::install();
-    let base = base_config(&args.system, &args.store, &None, Some(args.seed))?;
+    let base = base_config(
+        &args.system,
+        &args.store,
+        &None,
+        Some(args.seed),
+        args.clients,
+    )?;
     let catchers = scorecard::catchers();
     let mut rows = Vec::new();
     let mut ok = true;

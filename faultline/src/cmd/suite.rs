@@ -3,6 +3,7 @@
 
 use crate::cmd::args::{SuiteArgs, TestArgs};
 use anyhow::Result;
+use faultline::clients::workload::ClientMode;
 use faultline::exit::ExitCode;
 use faultline::run::TestConfig;
 use faultline::suite::{self, Scenario, ScenarioResult, Status};
@@ -15,6 +16,7 @@ pub fn base_config(
     store: &std::path::Path,
     node_args: &Option<String>,
     seed: Option<u64>,
+    clients: ClientMode,
 ) -> Result<TestConfig> {
     let args = TestArgs {
         system: system.to_path_buf(),
@@ -32,6 +34,7 @@ pub fn base_config(
         node_args: node_args.clone(),
         store: store.to_path_buf(),
         check_time_limit: 60.0,
+        clients,
         json: false,
     };
     let mut cfg = crate::cmd::test::config(&args)?;
@@ -71,7 +74,13 @@ pub fn run(args: &SuiteArgs) -> Result<ExitCode> {
     nemesis::install_cleanup_handlers()?;
     faultline::runlog::install();
     let scenarios = select(&args.only);
-    let mut base = base_config(&args.system, &args.store, &args.node_args, args.seed)?;
+    let mut base = base_config(
+        &args.system,
+        &args.store,
+        &args.node_args,
+        args.seed,
+        args.clients,
+    )?;
     let seed = base.workload.seed;
     crate::cmd::output::print(&format!(
         "suite: {} scenario(s) on {}, seed {seed}{}\n",

@@ -66,6 +66,7 @@ pub fn config(args: &TestArgs) -> Result<TestConfig> {
             seed,
             read_pct: args.read_pct,
             write_pct: args.write_pct,
+            clients: args.clients,
         },
         op_timeout: seconds("--op-timeout", args.op_timeout)?,
         store: args.store.clone(),

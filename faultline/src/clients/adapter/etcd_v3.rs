@@ -156,6 +156,8 @@ impl HttpConn {
 pub struct EtcdV3Client {
     nodes: Vec<(String, SocketAddr)>,
     current: usize,
+    /// The node of the last attempt, see [`Self::last_node`].
+    last: Option<usize>,
     connector: Arc<dyn Connector>,
     conn: Option<HttpConn>,
     timeout: Duration,
@@ -175,6 +177,7 @@ impl EtcdV3Client {
         EtcdV3Client {
             nodes,
             current,
+            last: None,
             connector,
             conn: None,
             timeout,
@@ -185,6 +188,28 @@ impl EtcdV3Client {
     /// The member this client currently talks to.
     pub fn node(&self) -> &str {
         self.nodes.get(self.current).map_or("", |n| n.0.as_str())
+    }
+
+    /// The node of the last op's last attempt: the one whose answer decided it, or that did
+    /// not answer.
+    pub fn last_node(&self) -> Option<&str> {
+        self.last
+            .and_then(|i| self.nodes.get(i))
+            .map(|n| n.0.as_str())
+    }
+
+    /// The number of nodes.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Sends the next op to node `index` first; a connection to another node is dropped.
+    pub fn set_node(&mut self, index: usize) {
+        let index = index % self.nodes.len().max(1);
+        if index != self.current {
+            self.current = index;
+            self.conn = None;
+        }
     }
 
     /// Forgets the connection and moves to the next member.
@@ -198,6 +223,7 @@ impl EtcdV3Client {
         let Some(&(_, addr)) = self.nodes.get(self.current) else {
             return Completion::Fail("no nodes to talk to".into());
         };
+        self.last = Some(self.current);
         let deadline = Instant::now() + self.timeout;
         let (path, body) = request(inv, self.reads);
         match self.exchange(addr, path, body, deadline).await {

@@ -67,6 +67,8 @@ struct Reply {
 pub struct JsonlTcpClient {
     nodes: Vec<(String, SocketAddr)>,
     current: usize,
+    /// The node of the last attempt, see [`Self::last_node`].
+    last: Option<usize>,
     connector: Arc<dyn Connector>,
     conn: Option<(BufReader<OwnedReadHalf>, OwnedWriteHalf)>,
     client_id: String,
@@ -89,6 +91,7 @@ impl JsonlTcpClient {
         JsonlTcpClient {
             nodes,
             current,
+            last: None,
             connector,
             conn: None,
             client_id,
@@ -102,6 +105,28 @@ impl JsonlTcpClient {
     /// The node this client currently talks to.
     pub fn node(&self) -> &str {
         &self.nodes[self.current].0
+    }
+
+    /// The node of the last op's last attempt: the one whose answer decided it, or that did
+    /// not answer.
+    pub fn last_node(&self) -> Option<&str> {
+        self.last
+            .and_then(|i| self.nodes.get(i))
+            .map(|n| n.0.as_str())
+    }
+
+    /// The number of nodes.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Sends the next op to node `index` first; a connection to another node is dropped.
+    pub fn set_node(&mut self, index: usize) {
+        let index = index % self.nodes.len().max(1);
+        if index != self.current {
+            self.current = index;
+            self.conn = None;
+        }
     }
 
     /// Forgets the connection and moves to the next node (after an `info`, or to spread load).
@@ -180,6 +205,7 @@ impl JsonlTcpClient {
     }
 
     async fn round_trip(&mut self, inv: &Invocation, seq: u64) -> Result<Reply, Attempt> {
+        self.last = Some(self.current);
         if self.conn.is_none() {
             let addr = self.nodes[self.current].1;
             let stream = tokio::time::timeout(self.timeout, self.connector.connect(addr))

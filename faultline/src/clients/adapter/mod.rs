@@ -156,4 +156,38 @@ impl Client {
             Client::EtcdV3(c) => c.rotate(),
         }
     }
+
+    /// Sends the next op to node `index` first (a spread client's home node); a connection
+    /// to another node is dropped.
+    pub fn set_node(&mut self, index: usize) {
+        match self {
+            Client::JsonlTcp(c) => c.set_node(index),
+            Client::EtcdV3(c) => c.set_node(index),
+        }
+    }
+
+    /// The node the next op goes to first.
+    pub fn node(&self) -> &str {
+        match self {
+            Client::JsonlTcp(c) => c.node(),
+            Client::EtcdV3(c) => c.node(),
+        }
+    }
+
+    /// The node whose answer decided the last op (for an op without an answer, the node of
+    /// its last attempt); `None` before the first op.
+    pub fn last_node(&self) -> Option<&str> {
+        match self {
+            Client::JsonlTcp(c) => c.last_node(),
+            Client::EtcdV3(c) => c.last_node(),
+        }
+    }
+
+    /// The number of nodes this client knows.
+    pub fn node_count(&self) -> usize {
+        match self {
+            Client::JsonlTcp(c) => c.node_count(),
+            Client::EtcdV3(c) => c.node_count(),
+        }
+    }
 }

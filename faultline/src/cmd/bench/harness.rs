@@ -61,6 +61,7 @@ pub fn run(seconds: f64, concurrency: usize) -> Result<ExitCode> {
         seed: 1,
         read_pct: 40,
         write_pct: 30,
+        clients: faultline::clients::workload::ClientMode::Spread,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -139,6 +140,7 @@ fn bench_harness_raft(seconds: f64, concurrency: usize) -> Result<()> {
             seed: 1,
             read_pct: 40,
             write_pct: 30,
+            clients: faultline::clients::workload::ClientMode::Spread,
         },
         op_timeout: Duration::from_secs(1),
         store: store.clone(),

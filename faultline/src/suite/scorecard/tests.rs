@@ -20,6 +20,7 @@ fn base() -> TestConfig {
             seed: 1,
             read_pct: 50,
             write_pct: 25,
+            clients: crate::clients::workload::ClientMode::Spread,
         },
         op_timeout: Duration::from_secs(1),
         store: PathBuf::from("store"),
