@@ -6,8 +6,9 @@
 //! - **Seeded choices.** Each client slot draws its ops from its own RNG seeded by
 //!   `(seed, slot)`, so a seed repeats the same op choices (timing differs, as in Jepsen).
 //! - **Processes.** Slot `i` starts as process `i`; after an `info` the process is retired and
-//!   the slot continues as process `i + concurrency`, Jepsen's convention: an op whose outcome is
-//!   unknown may still take effect, so its process must never invoke again.
+//!   the slot continues as the next unused process id (the first is `concurrency`), Jepsen's
+//!   convention: an op whose outcome is unknown may still take effect, so its process must
+//!   never invoke again.
 //! - **Spread clients** ([`ClientMode::Spread`], the default). Process `p` has a home node,
 //!   node `p mod N`, as in Jepsen, where each worker is bound to one node: every new op is sent
 //!   there first, and a not-leader answer's hint is followed within that op only. So every node

@@ -457,3 +457,85 @@ fn etcd_with_serializable_reads_is_caught_under_isolate_leader() {
     .expect("serializable reads under isolate-leader were not caught in 6 runs");
     assert!(text.contains("a stale read"), "{text}");
 }
+
+/// The workload's client events (those before the final heal, after which only the final
+/// reads run): (type, process, node) of each invoke and completion.
+fn workload_events(run_dir: &Path) -> Vec<(String, u64, Option<String>)> {
+    let text = std::fs::read_to_string(run_dir.join("history.jsonl")).expect("history.jsonl");
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .take_while(|e| e["f"] != "heal-all")
+        .filter_map(|e| {
+            let process = e["process"].as_u64()?;
+            let kind = e["type"].as_str()?.to_string();
+            Some((kind, process, e["node"].as_str().map(String::from)))
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn spread_clients_send_each_process_home_and_a_paused_home_costs_only_timeouts() {
+    let _g = setup();
+    let store = tempfile::tempdir().unwrap();
+    let (out, dir) = run_test(
+        store.path(),
+        &[
+            "--nodes",
+            "3",
+            "--nemesis",
+            "pause",
+            "--nemesis-interval",
+            "2",
+            "--time-limit",
+            "14",
+            "--concurrency",
+            "6",
+            "--seed",
+            "3",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_clean(&dir);
+    let nodes = ["n1", "n2", "n3"];
+    let events = workload_events(&dir);
+    let invokes: Vec<_> = events.iter().filter(|e| e.0 == "invoke").collect();
+    assert!(invokes.len() > 100, "only {} ops", invokes.len());
+    // Every op went first to its process's home node, p mod 3, and each node got its share.
+    for (kind, process, node) in &events {
+        let node = node
+            .as_deref()
+            .unwrap_or_else(|| panic!("an event without a node: {kind} of process {process}"));
+        if kind == "invoke" {
+            assert_eq!(node, nodes[*process as usize % 3], "process {process}");
+        }
+    }
+    for n in nodes {
+        let sent = invokes.iter().filter(|e| e.2.as_deref() == Some(n)).count();
+        assert!(
+            sent * 5 > invokes.len(),
+            "{n} was sent {sent} of {} ops",
+            invokes.len()
+        );
+    }
+    // A paused home: its ops timed out (info), the process was retired and the slot went on
+    // as a new process, whose ops completed.
+    let infos: Vec<(usize, u64)> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.0 == "info")
+        .map(|(i, e)| (i, e.1))
+        .collect();
+    assert!(!infos.is_empty(), "no op timed out under pause");
+    for &(at, p) in &infos {
+        assert!(
+            !events[at + 1..].iter().any(|e| e.1 == p && e.0 == "invoke"),
+            "process {p} invoked again after its op ended info"
+        );
+    }
+    let (at, p) = infos[0];
+    assert!(
+        events[at + 1..].iter().any(|e| e.1 > p && e.0 == "ok"),
+        "nothing completed after process {p} was retired"
+    );
+}
