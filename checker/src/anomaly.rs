@@ -15,8 +15,14 @@
 //! (all were in the future), or, with no candidate at all, a *read of a value never written*
 //! (or written only by an op answered as failed). When a candidate survives, the text lists
 //! the writes of `v` that real time allows and says that no order of the other ops fits them.
+//!
+//! When the history records nodes, a last sentence says which node answered the read and each
+//! op the text names ("The read was served by n2 at 12.301 s; write 5 (line 40) was
+//! acknowledged by n1 at 11.020 s."): a read served by one node while another had acknowledged
+//! the newer write is the mark of a node answering reads it is not the leader for. Without
+//! nodes the text is the same as before nodes were recorded.
 
-use crate::explain::describe_op;
+use crate::explain::{answered, describe_op, what};
 use crate::models::register::writes;
 use histories::{Op, Outcome, Value, F};
 
@@ -24,19 +30,59 @@ use histories::{Op, Outcome, Value, F};
 const CANDIDATES_SHOWN: usize = 6;
 
 /// Why a candidate source of the read cannot be the one it saw.
-enum Ruled {
-    /// An ok op wrote another value in between.
-    Overwritten(String),
+enum Ruled<'a> {
+    /// An ok op wrote another value in between (or an ok read saw another value there): the
+    /// text, and that op.
+    Overwritten(String, &'a Op),
     /// It started after the read completed.
     Future,
 }
 
-/// The anomaly of `op` (an ok read that cannot be linearized), or None for other ops.
+/// The anomaly of `op` (an ok read that cannot be linearized), or None for other ops; with
+/// the nodes that answered the ops it names, when the history records them.
+pub(crate) fn name(op: &Op, ops: &[&Op], initial: &Value, failed: &[&Op]) -> Option<String> {
+    let (mut text, named) = name_and_ops(op, ops, initial, failed)?;
+    if let Some(nodes) = nodes_sentence(op, &named) {
+        text.push_str(". ");
+        text.push_str(&nodes);
+    }
+    Some(text)
+}
+
+/// "The read was served by n2 at 12.301 s; write 5 (line 40) was acknowledged by n1 at
+/// 11.020 s.", for the read and the ops its anomaly names; `None` when none has a node.
+fn nodes_sentence(read: &Op, named: &[&Op]) -> Option<String> {
+    let mut parts: Vec<String> = answered(read)
+        .map(|a| format!("the read was {a}"))
+        .into_iter()
+        .collect();
+    let mut seen = vec![read.id];
+    for o in named {
+        if seen.contains(&o.id) || seen.len() > 2 * CANDIDATES_SHOWN {
+            continue;
+        }
+        seen.push(o.id);
+        if let Some(a) = answered(o) {
+            parts.push(format!("{} (line {}) was {a}", what(o), o.call_line));
+        }
+    }
+    let text = parts.join("; ");
+    let mut chars = text.chars();
+    let first = chars.next()?;
+    Some(format!("{}{}.", first.to_uppercase(), chars.as_str()))
+}
+
+/// The anomaly's text and the ops it names besides the read.
 ///
 /// Long (about 120 lines) because it is a list of cases tried in order, from the most specific
 /// name to the most general (a failed op took effect, a value never written, a stale read,
 /// ...), each needing the writers of the value and the real-time order computed at its start.
-pub(crate) fn name(op: &Op, ops: &[&Op], initial: &Value, failed: &[&Op]) -> Option<String> {
+fn name_and_ops<'a>(
+    op: &Op,
+    ops: &[&'a Op],
+    initial: &Value,
+    failed: &[&'a Op],
+) -> Option<(String, Vec<&'a Op>)> {
     let (F::Read, Outcome::Ok(v)) = (op.f, &op.outcome) else {
         return None;
     };
@@ -53,7 +99,7 @@ pub(crate) fn name(op: &Op, ops: &[&Op], initial: &Value, failed: &[&Op]) -> Opt
     let from_initial = v == initial;
     if writers.is_empty() && !from_initial {
         if let Some(w) = failed.iter().find(|o| writes(o) == Some(v)) {
-            return Some(format!(
+            let text = format!(
                 "a failed op took effect: the {read} saw {v}, written only by {}, which was \
                  answered as failed at line {}{}: an at-most-once retry applied twice, or a \
                  definite error for an op that happened",
@@ -63,14 +109,14 @@ pub(crate) fn name(op: &Op, ops: &[&Op], initial: &Value, failed: &[&Op]) -> Opt
                     .as_ref()
                     .map(|e| format!(" ({e})"))
                     .unwrap_or_default(),
-            ));
+            );
+            return Some((text, vec![*w]));
         }
-        return Some(format!(
-            "a read of a value never written: no write or cas wrote {v} (the {read})"
-        ));
+        let text = format!("a read of a value never written: no write or cas wrote {v} (the {read})");
+        return Some((text, Vec::new()));
     }
     let initial_ruled = from_initial.then(|| overwritten(op, ops, v, None));
-    let ruled: Vec<(&Op, Option<Ruled>)> = writers
+    let ruled: Vec<(&Op, Option<Ruled<'a>>)> = writers
         .iter()
         .map(|w| {
             let why = if w.call > read_ret {
@@ -88,42 +134,47 @@ pub(crate) fn name(op: &Op, ops: &[&Op], initial: &Value, failed: &[&Op]) -> Opt
         .collect();
     let initial_open = matches!(initial_ruled, Some(None));
     if !open.is_empty() || initial_open {
-        return Some(possible_sources(
-            &read,
-            v,
-            &open,
-            initial_open,
-            writers.len(),
-        ));
+        let text = possible_sources(&read, v, &open, initial_open, writers.len());
+        let shown = open.iter().take(CANDIDATES_SHOWN).copied().collect();
+        return Some((text, shown));
     }
     let any_overwritten = matches!(initial_ruled, Some(Some(_)))
         || ruled
             .iter()
-            .any(|(_, why)| matches!(why, Some(Ruled::Overwritten(_))));
+            .any(|(_, why)| matches!(why, Some(Ruled::Overwritten(..))));
     if !any_overwritten {
-        return Some(format!(
+        let text = format!(
             "a read from the future: {v} was only written by ops invoked after the read completed \
              (the {read})"
-        ));
+        );
+        return Some((text, writers.iter().take(CANDIDATES_SHOWN).copied().collect()));
     }
-    // Each candidate and why it is ruled out: "<candidate>, <reason>".
+    // Each candidate and why it is ruled out: "<candidate>, <reason>"; and the ops named.
     let mut reasons: Vec<(String, String)> = Vec::new();
-    if let Some(Some(Ruled::Overwritten(by))) = &initial_ruled {
+    let mut named: Vec<&Op> = Vec::new();
+    if let Some(Some(Ruled::Overwritten(by, x))) = &initial_ruled {
         reasons.push((
             "the initial value".to_string(),
             format!("overwritten by {by}"),
         ));
+        named.push(x);
     }
     for (w, why) in &ruled {
         match why {
-            Some(Ruled::Overwritten(by)) => reasons.push((
-                format!("{}, ok at line {}", describe_op(w), w.ret_line.unwrap_or(0)),
-                format!("overwritten by {by}"),
-            )),
-            Some(Ruled::Future) => reasons.push((
-                describe_op(w),
-                "invoked after the read completed".to_string(),
-            )),
+            Some(Ruled::Overwritten(by, x)) => {
+                reasons.push((
+                    format!("{}, ok at line {}", describe_op(w), w.ret_line.unwrap_or(0)),
+                    format!("overwritten by {by}"),
+                ));
+                named.extend([*w, *x]);
+            }
+            Some(Ruled::Future) => {
+                reasons.push((
+                    describe_op(w),
+                    "invoked after the read completed".to_string(),
+                ));
+                named.push(w);
+            }
             None => {}
         }
     }
@@ -156,13 +207,13 @@ pub(crate) fn name(op: &Op, ops: &[&Op], initial: &Value, failed: &[&Op]) -> Opt
         }
     };
     text.push_str(&format!(" (the read was invoked at line {})", op.call_line));
-    Some(text)
+    Some((text, named))
 }
 
 /// Why the state `v` set by a candidate that completed at `after` (None: the initial state)
 /// cannot have lasted until `read` started: the latest ok op that wrote another value inside
 /// (after, read.call), or an ok read there that saw another value.
-fn overwritten(read: &Op, ops: &[&Op], v: &Value, after: Option<u64>) -> Option<Ruled> {
+fn overwritten<'a>(read: &Op, ops: &[&'a Op], v: &Value, after: Option<u64>) -> Option<Ruled<'a>> {
     let inside = |o: &&&Op| {
         o.id != read.id && after.is_none_or(|a| o.call > a) && o.ret.is_some_and(|r| r < read.call)
     };
@@ -173,11 +224,8 @@ fn overwritten(read: &Op, ops: &[&Op], v: &Value, after: Option<u64>) -> Option<
         .filter(|o| writes(o).is_some_and(|w| w != v))
         .max_by_key(|o| o.ret);
     if let Some(x) = write {
-        return Some(Ruled::Overwritten(format!(
-            "{} (ok at line {})",
-            describe_op(x),
-            x.ret_line.unwrap_or(0)
-        )));
+        let text = format!("{} (ok at line {})", describe_op(x), x.ret_line.unwrap_or(0));
+        return Some(Ruled::Overwritten(text, x));
     }
     let seen = ops
         .iter()
@@ -185,11 +233,12 @@ fn overwritten(read: &Op, ops: &[&Op], v: &Value, after: Option<u64>) -> Option<
         .filter(|o| o.f == F::Read)
         .filter(|o| matches!(&o.outcome, Outcome::Ok(u) if u != v && *u != Value::Unknown))
         .max_by_key(|o| o.ret)?;
-    Some(Ruled::Overwritten(format!(
+    let text = format!(
         "a change seen by the {} (ok at line {}), invoked after it and completed before the read",
         describe_op(seen),
         seen.ret_line.unwrap_or(0)
-    )))
+    );
+    Some(Ruled::Overwritten(text, seen))
 }
 
 /// The text when real time leaves some source of `v` possible.

@@ -42,6 +42,13 @@ pub struct OpView {
     pub call_line: u64,
     /// Line of the completion.
     pub ret_line: Option<u64>,
+    /// The node the op was first sent to, when the history records it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sent_to: Option<String>,
+    /// The node whose answer decided the op (for an `info`, the node of its last attempt), when
+    /// the history records it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub served_by: Option<String>,
     /// In words.
     pub text: String,
 }
@@ -61,28 +68,69 @@ fn view(op: &Op) -> OpView {
         output,
         call_line: op.call_line,
         ret_line: op.ret_line,
+        sent_to: op.sent_to.as_deref().map(str::to_string),
+        served_by: op.served_by.as_deref().map(str::to_string),
         text: describe_op(op),
     }
 }
 
-/// "read of 3 at line 12 by process 1", "write 4 (info) at line 9 by process 2".
+/// "read of 3 at line 12 by process 1", "write 4 (info) at line 9 by process 2"; when the
+/// history records nodes, the node that answered follows: "read of 3 at line 12 by process 1
+/// via n2", "write 4 at line 9 by process 2 via n3 (sent first to n1)".
 pub fn describe_op(op: &Op) -> String {
-    let what = match (op.f, &op.outcome) {
-        (F::Read | F::Get, Outcome::Ok(Value::Null)) => format!("{} of null (absent)", op.f),
-        (F::Read | F::Get, Outcome::Ok(v)) => format!("{} of {v}", op.f),
-        (F::Txn, Outcome::Ok(v)) => format!("txn {v}"),
-        (F::Acquire | F::Release, _) => op.f.name().to_string(),
-        _ => format!("{} {}", op.f, op.input),
-    };
     let info = if op.outcome == Outcome::Info {
         " (info: may or may not have happened)"
     } else {
         ""
     };
     format!(
-        "{what}{info} at line {} by process {}",
-        op.call_line, op.process
+        "{}{info} at line {} by process {}{}",
+        what(op),
+        op.call_line,
+        op.process,
+        via(op)
     )
+}
+
+/// What the op did, in a few words: "read of 3", "write 4", "cas [1 2]", "acquire".
+pub fn what(op: &Op) -> String {
+    match (op.f, &op.outcome) {
+        (F::Read | F::Get, Outcome::Ok(Value::Null)) => format!("{} of null (absent)", op.f),
+        (F::Read | F::Get, Outcome::Ok(v)) => format!("{} of {v}", op.f),
+        (F::Txn, Outcome::Ok(v)) => format!("txn {v}"),
+        (F::Acquire | F::Release, _) => op.f.name().to_string(),
+        _ => format!("{} {}", op.f, op.input),
+    }
+}
+
+/// The op's nodes as a suffix of its description: " via n2" (the node that answered, or for an
+/// `info` the node of the last attempt), " via n3 (sent first to n1)" when the client was sent
+/// on to another node, " (sent to n1)" when only the first node is known; empty without nodes.
+pub fn via(op: &Op) -> String {
+    match (op.sent_to.as_deref(), op.served_by.as_deref()) {
+        (None, None) => String::new(),
+        (Some(first), None) => format!(" (sent to {first})"),
+        (Some(first), Some(last)) if first != last => format!(" via {last} (sent first to {first})"),
+        (_, Some(last)) => format!(" via {last}"),
+    }
+}
+
+/// Who answered the op and when, for explanations that name nodes: "served by n2 at 12.301 s"
+/// (an ok read), "acknowledged by n1 at 11.020 s" (an ok write or cas), "answered as failed by
+/// n3 at 4.500 s", "last sent to n3, which gave no definite answer" (an `info`). `None` when the
+/// history does not record the node that answered.
+pub fn answered(op: &Op) -> Option<String> {
+    let node = op.served_by.as_deref()?;
+    let at = op
+        .ret_time
+        .map(|t| format!(" at {:.3} s", t as f64 / 1e9))
+        .unwrap_or_default();
+    Some(match (&op.outcome, op.f) {
+        (Outcome::Ok(_), F::Read | F::Get) => format!("served by {node}{at}"),
+        (Outcome::Ok(_), _) => format!("acknowledged by {node}{at}"),
+        (Outcome::Fail, _) => format!("answered as failed by {node}{at}"),
+        (Outcome::Info, _) => format!("last sent to {node}, which gave no definite answer"),
+    })
 }
 
 /// The explanation of one invalid part.

@@ -208,6 +208,8 @@ pub(crate) fn simulate(p: KeySim, source: String) -> History {
                 call_time: Some(call * 1_000),
                 ret_time: done.map(|r| r * 1_000),
                 error: l.error.then(|| "timeout".to_string()),
+                sent_to: None,
+                served_by: None,
             });
         }
     }

@@ -200,6 +200,8 @@ fn simulate_with_witness(p: Sim, source: String) -> (History, Vec<(usize, u64)>)
                 call_time: Some(pos * 1_000),
                 ret_time: None,
                 error: None,
+                sent_to: None,
+                served_by: None,
             });
             open.push(Open {
                 op: id,

@@ -83,6 +83,8 @@ pub fn generate(p: Params) -> History {
                 call_time: Some(pos * 1000),
                 ret_time: None,
                 error: None,
+                sent_to: None,
+                served_by: None,
             });
             open.push(Pending {
                 op: id,

@@ -184,6 +184,8 @@ mod tests {
             call_time: Some(call),
             ret_time: Some(ret),
             error: None,
+            sent_to: None,
+            served_by: None,
         }
     }
 

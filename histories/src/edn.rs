@@ -352,7 +352,7 @@ pub fn read_edn<R: BufRead>(
 }
 
 /// Turns one EDN op map into an event for `validator`: each field (`:type`, `:f`, `:process`,
-/// `:key`, `:value`, `:time`, `:error`) is read and checked in turn, with an error naming the
+/// `:key`, `:value`, `:time`, `:error`, `:node`) is read and checked in turn, with an error naming the
 /// field. Long (about 90 lines) because it is that list of fields, one short block each.
 fn push_op(
     value: Edn,
@@ -433,6 +433,18 @@ fn push_op(
         unknown_nil,
     );
     let error = get("error").map(|e| show(Some(e)));
+    // Jepsen's clients may note the node an op went to as `:node "n1"`.
+    let node = match get("node") {
+        None | Some(Edn::Nil) => None,
+        Some(Edn::Str(s) | Edn::Keyword(s) | Edn::Symbol(s)) => Some(s.clone()),
+        Some(Edn::Int(i)) => Some(i.to_string()),
+        other => {
+            return Err(field_err(
+                ":node",
+                format!("expected a string (the node's name), found {}", show(other)),
+            ))
+        }
+    };
     stats.events += 1;
     validator.push(RawEvent {
         line,
@@ -444,6 +456,7 @@ fn push_op(
         nemesis_value: to_json(&raw),
         time,
         error,
+        node,
     })
 }
 

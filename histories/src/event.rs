@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! {"index":0,"type":"invoke","process":3,"time":1200345,"f":"write","key":"k1","value":5}
+//! {"index":1,"type":"ok","process":3,"time":1400100,"f":"write","key":"k1","value":5,"node":"n1"}
 //! {"index":4,"type":"info","process":"nemesis","time":2600000,"f":"start-partition","value":{..}}
 //! ```
 
@@ -107,6 +108,12 @@ pub struct Event {
     /// The value.
     #[serde(default)]
     pub value: serde_json::Value,
+    /// The node (`n1`, ...) the operation went to. On an invoke: the node it was first sent
+    /// to. On a completion: the node whose answer decided it (for an `info`, the node of the
+    /// last attempt, the one that did not answer). `None` when not recorded (and always for
+    /// nemesis events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     /// Why an operation failed or is unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,

@@ -45,6 +45,8 @@ struct Line<'a> {
     value: Option<Value>,
     #[serde(borrow, default)]
     error: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    node: Option<Cow<'a, str>>,
     #[serde(default)]
     faultline: Option<serde::de::IgnoredAny>,
 }
@@ -416,7 +418,7 @@ fn diagnose(text: &[u8]) -> Option<(&'static str, String)> {
         ));
     };
     type Check = (&'static str, &'static str, fn(&J) -> bool);
-    let checks: [Check; 7] = [
+    let checks: [Check; 8] = [
         ("type", "a string", |v| v.is_string()),
         ("process", "a non-negative integer or a string", |v| {
             v.is_u64() || v.is_string()
@@ -429,6 +431,9 @@ fn diagnose(text: &[u8]) -> Option<(&'static str, String)> {
         }),
         ("f", "a string", |v| v.is_string()),
         ("error", "a string", |v| v.is_string() || v.is_null()),
+        ("node", "a string (the node's name)", |v| {
+            v.is_string() || v.is_null()
+        }),
         ("key", "a string or an integer", |v| {
             v.is_string() || v.is_i64() || v.is_u64() || v.is_null()
         }),
@@ -506,6 +511,7 @@ fn raw_event(line: Line, text: &[u8], line_no: u64, source: &str) -> Result<RawE
         nemesis_value,
         time: line.time,
         error: line.error.map(Cow::into_owned),
+        node: line.node.map(Cow::into_owned),
     })
 }
 
@@ -559,14 +565,15 @@ pub fn write_ops<W: Write>(ops: &[Op], w: W) -> io::Result<()> {
     points.sort_unstable();
     for (index, &(_, is_ret, id)) in points.iter().enumerate() {
         let op = &ops[id];
-        let (kind, value, time) = if !is_ret {
-            (EventType::Invoke, op.input.to_json(), op.call_time)
+        let (kind, value, time, node) = if !is_ret {
+            (EventType::Invoke, op.input.to_json(), op.call_time, &op.sent_to)
         } else {
-            match &op.outcome {
-                Outcome::Ok(v) => (EventType::Ok, v.to_json(), op.ret_time),
-                Outcome::Fail => (EventType::Fail, op.input.to_json(), op.ret_time),
-                Outcome::Info => (EventType::Info, op.input.to_json(), op.ret_time),
-            }
+            let (kind, value) = match &op.outcome {
+                Outcome::Ok(v) => (EventType::Ok, v.to_json()),
+                Outcome::Fail => (EventType::Fail, op.input.to_json()),
+                Outcome::Info => (EventType::Info, op.input.to_json()),
+            };
+            (kind, value, op.ret_time, &op.served_by)
         };
         let event = Event {
             index: Some(index as u64),
@@ -576,6 +583,7 @@ pub fn write_ops<W: Write>(ops: &[Op], w: W) -> io::Result<()> {
             f: op.f.name().to_string(),
             key: op.key.clone(),
             value,
+            node: node.as_deref().map(str::to_string),
             error: if is_ret { op.error.clone() } else { None },
         };
         serde_json::to_writer(&mut out, &event)?;

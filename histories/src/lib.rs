@@ -64,6 +64,42 @@ pub struct History {
     pub header: Option<serde_json::Value>,
 }
 
+impl History {
+    /// The nodes the ops name (sent to or served by), each once, in natural order (`n2` before
+    /// `n10`); empty when the history records no nodes.
+    pub fn nodes(&self) -> Vec<std::sync::Arc<str>> {
+        let mut seen: std::collections::HashSet<&std::sync::Arc<str>> =
+            std::collections::HashSet::new();
+        for op in &self.ops {
+            seen.extend(op.sent_to.iter().chain(&op.served_by));
+        }
+        let mut nodes: Vec<std::sync::Arc<str>> = seen.into_iter().cloned().collect();
+        nodes.sort_by(|a, b| natural_order(a, b));
+        nodes
+    }
+}
+
+/// Compares names by their text with each run of digits taken as a number (`n2` < `n10`).
+pub fn natural_order(a: &str, b: &str) -> std::cmp::Ordering {
+    /// The name split into runs of digits (as numbers) and runs of other characters.
+    fn parts(s: &str) -> Vec<(bool, u128, &str)> {
+        let mut out = Vec::new();
+        let mut rest = s;
+        while let Some(c) = rest.chars().next() {
+            let digit = c.is_ascii_digit();
+            let len = rest
+                .find(|x: char| x.is_ascii_digit() != digit)
+                .unwrap_or(rest.len());
+            let (run, tail) = rest.split_at(len);
+            let number = if digit { run.parse().unwrap_or(u128::MAX) } else { 0 };
+            out.push((digit, number, run));
+            rest = tail;
+        }
+        out
+    }
+    parts(a).cmp(&parts(b)).then_with(|| a.cmp(b))
+}
+
 /// A fault starting or stopping.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NemesisEvent {

@@ -12,6 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 /// A value as the checker sees it: JSON without floats and objects, plus [`Value::Unknown`].
 ///
@@ -228,6 +229,15 @@ pub struct Op {
     pub ret_time: Option<u64>,
     /// The completion's `error` field, if any.
     pub error: Option<String>,
+    /// The node the op was first sent to (the invoke's `node`), if recorded.
+    ///
+    /// Node names are shared (`Arc<str>`): a history has a handful of nodes and a million ops,
+    /// so each op holds a pointer to its node's one copy of the name, not a copy of its own.
+    pub sent_to: Option<Arc<str>>,
+    /// The node whose answer decided the op (the completion's `node`), if recorded: the node
+    /// that answered an `ok` or a `fail`; for an `info`, the node of the last attempt, the one
+    /// that did not answer.
+    pub served_by: Option<Arc<str>>,
 }
 
 impl Op {

@@ -11,7 +11,8 @@ use crate::event::{EventType, Process};
 use crate::op::{Op, Outcome, Value, F};
 use crate::{History, NemesisEvent};
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// One client or nemesis event, as read by an importer.
 #[derive(Debug, Clone)]
@@ -34,6 +35,8 @@ pub struct RawEvent {
     pub time: Option<u64>,
     /// The error, if any.
     pub error: Option<String>,
+    /// The node the op was sent to (an invoke) or answered by (a completion), if recorded.
+    pub node: Option<String>,
 }
 
 /// Processes below this are tracked in a vector, the others in a map.
@@ -61,6 +64,8 @@ pub struct Validator {
     retired: HashMap<u64, u64>,
     position: u64,
     nemesis: Vec<NemesisEvent>,
+    /// Every node name seen, one shared copy each (ops point to them).
+    nodes: HashSet<Arc<str>>,
 }
 
 impl Validator {
@@ -75,6 +80,7 @@ impl Validator {
             retired: HashMap::new(),
             position: 0,
             nemesis: Vec::new(),
+            nodes: HashSet::new(),
         }
     }
 
@@ -136,6 +142,17 @@ impl Validator {
         removed
     }
 
+    /// The shared copy of a node's name.
+    fn node(&mut self, name: Option<String>) -> Option<Arc<str>> {
+        let name = name?;
+        if let Some(shared) = self.nodes.get(name.as_str()) {
+            return Some(shared.clone());
+        }
+        let shared: Arc<str> = Arc::from(name);
+        self.nodes.insert(shared.clone());
+        Some(shared)
+    }
+
     fn err(&self, line: u64, field: &str, message: String) -> Error {
         Error::at(&self.source, line, Some(field), message)
     }
@@ -185,6 +202,7 @@ impl Validator {
             return Err(self.err(ev.line, "process", msg));
         }
         let id = self.ops.len();
+        let sent_to = self.node(ev.node);
         self.ops.push(Op {
             id,
             process,
@@ -199,6 +217,8 @@ impl Validator {
             call_time: ev.time,
             ret_time: None,
             error: None,
+            sent_to,
+            served_by: None,
         });
         self.open_insert(
             process,
@@ -220,6 +240,7 @@ impl Validator {
             };
             return Err(self.err(ev.line, "type", msg));
         };
+        let served_by = self.node(ev.node);
         let op = &mut self.ops[open.op];
         if op.f != f {
             let msg = format!(
@@ -239,6 +260,7 @@ impl Validator {
         }
         op.error = ev.error;
         op.ret_time = ev.time;
+        op.served_by = served_by;
         match ev.kind {
             EventType::Ok => {
                 let value = match (f, ev.value) {

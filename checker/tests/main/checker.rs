@@ -108,6 +108,8 @@ fn initial_value_is_configurable() {
         call_time: None,
         ret_time: None,
         error: None,
+        sent_to: None,
+        served_by: None,
     };
     h.ops.push(read(Value::Null));
     assert_eq!(check(&h, &Options::default()).verdict, Verdict::Valid);
@@ -215,6 +217,8 @@ fn a_spent_budget_gives_unknown_with_size_and_concurrency() {
         call_time: None,
         ret_time: None,
         error: None,
+        sent_to: None,
+        served_by: None,
     };
     for i in 0..n {
         ops.push(op(
@@ -337,6 +341,8 @@ fn small_history(script: &[(u8, u8, u8, u8)], corrupt: bool) -> History {
                     call_time: None,
                     ret_time: None,
                     error: None,
+                    sent_to: None,
+                    served_by: None,
                 });
                 open[p] = Some(ops.len() - 1);
             }

@@ -93,6 +93,7 @@ impl Recorder {
             f: f.to_string(),
             key: None,
             value,
+            node: None,
             error: None,
         });
     }
@@ -123,6 +124,7 @@ fn client_event(
         f: inv.kind.name().to_string(),
         key: Some(inv.key.clone()),
         value,
+        node: None,
         error,
     }
 }

@@ -13,8 +13,10 @@
 //! | call time | zigzag varint, delta from the previous op's call time (µs, or event positions) |
 //! | duration | varint: 0 = no completion time, else `ret - call + 1` |
 //! | process | varint |
-//! | code | one byte: `f` (bits 0-3), outcome (bits 4-5: 0 ok, 1 fail, 2 info), bit 6: error follows |
+//! | code | one byte: `f` (bits 0-3), outcome (bits 4-5: 0 ok, 1 fail, 2 info), bit 6: error follows, bit 7: nodes follow |
 //! | error | varint index into the string table (only with bit 6) |
+//! | served by | varint (only with bit 7): 0 none, else node-table index + 1 |
+//! | sent to | varint (only with bit 7): 0 the same node as served by, 1 none, else node-table index + 2 |
 //! | key | varint: 0 none, else string-table index + 1 |
 //! | input | a value (below) |
 //! | output | a value, or 5 "same as the input", or 6 "none" (fail and info) |
@@ -22,6 +24,11 @@
 //! A value is a tag varint: 0 null, 1 unknown, 2 int (zigzag varint follows), 3 string-table
 //! index follows (the value's text), 4 a list of ints (length, then zigzag varints), 7 a pair of
 //! ints (a cas's `[from, to]`: two zigzag varints).
+//!
+//! The node table ([`Encoded::nodes`]) lists the nodes the ops name in natural order (`n1`,
+//! `n2`, ..., `n10`); an op without nodes has no bit 7 and costs nothing more, so a history
+//! without nodes encodes exactly as before nodes were recorded. An op with nodes adds two
+//! bytes (one served by, one `0` for "sent to the same node").
 //! [`decode`] is the inverse, used by the tests to pair every encode with a decode.
 
 use histories::{History, Op, Outcome, Value, F};
@@ -140,11 +147,14 @@ pub struct Encoded {
     pub bytes: Vec<u8>,
     /// Keys, errors and values that are not ints, by index.
     pub strings: Vec<String>,
+    /// The nodes the ops name, by index (empty when the history records none).
+    pub nodes: Vec<String>,
 }
 
 struct Encoder {
     out: Encoded,
     index: HashMap<String, u64>,
+    node_index: HashMap<std::sync::Arc<str>, u64>,
 }
 
 impl Encoder {
@@ -215,12 +225,15 @@ fn f_code(f: F) -> u8 {
 
 /// Encodes every op of `history` on `axis`.
 pub fn encode(history: &History, axis: Axis) -> Encoded {
+    let nodes = history.nodes();
     let mut e = Encoder {
         out: Encoded {
             bytes: Vec::with_capacity(history.ops.len() * 10),
             strings: Vec::new(),
+            nodes: nodes.iter().map(|n| n.to_string()).collect(),
         },
         index: HashMap::new(),
+        node_index: nodes.into_iter().zip(0..).collect(),
     };
     let mut prev_call = 0u64;
     for op in &history.ops {
@@ -235,12 +248,23 @@ pub fn encode(history: &History, axis: Axis) -> Encoded {
             Outcome::Info => 2,
         };
         let has_error = op.error.is_some() as u8;
+        let has_nodes = (op.sent_to.is_some() || op.served_by.is_some()) as u8;
         e.out
             .bytes
-            .push(f_code(op.f) | (outcome << 4) | (has_error << 6));
+            .push(f_code(op.f) | (outcome << 4) | (has_error << 6) | (has_nodes << 7));
         if let Some(err) = &op.error {
             let i = e.string(err);
             e.varint(i);
+        }
+        if has_nodes == 1 {
+            let index = |n: &Option<std::sync::Arc<str>>| n.as_ref().map(|n| e.node_index[n]);
+            let (served, sent) = (index(&op.served_by), index(&op.sent_to));
+            e.varint(served.map_or(0, |i| i + 1));
+            e.varint(match sent {
+                _ if sent == served => 0,
+                None => 1,
+                Some(i) => i + 2,
+            });
         }
         match &op.key {
             Some(k) => {
@@ -274,6 +298,10 @@ pub struct DecodedOp {
     pub outcome: u8,
     /// Error text.
     pub error: Option<String>,
+    /// The node the op was first sent to.
+    pub sent_to: Option<String>,
+    /// The node whose answer decided the op.
+    pub served_by: Option<String>,
     /// Key.
     pub key: Option<String>,
     /// Input as text.
@@ -346,6 +374,19 @@ pub fn decode(enc: &Encoded) -> Option<Vec<DecodedOp>> {
         } else {
             None
         };
+        let (mut sent_to, mut served_by) = (None, None);
+        if code & 0x80 != 0 {
+            let node = |i: u64| enc.nodes.get(i as usize).cloned();
+            served_by = match r.varint()? {
+                0 => None,
+                i => Some(node(i - 1)?),
+            };
+            sent_to = match r.varint()? {
+                0 => served_by.clone(),
+                1 => None,
+                i => Some(node(i - 2)?),
+            };
+        }
         let key = match r.varint()? {
             0 => None,
             k => Some(enc.strings.get(k as usize - 1)?.clone()),
@@ -359,6 +400,8 @@ pub fn decode(enc: &Encoded) -> Option<Vec<DecodedOp>> {
             f: *F_CODES.get(usize::from(code & 0x0f))?,
             outcome: (code >> 4) & 0x03,
             error,
+            sent_to,
+            served_by,
             key,
             input,
             output,

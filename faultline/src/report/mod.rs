@@ -10,8 +10,9 @@
 //!    process, points joined in linearization order; see [`order`]), and the smallest failing
 //!    sub-history found by the checker's shrinker.
 //! 4. **Timeline** (`#fl-timeline`): one lane per client process, one bar per op from invoke to
-//!    completion coloured by outcome (ok green, fail red, info orange), nemesis intervals shaded
-//!    with what they did, leader changes as labelled vertical lines; hover shows the op, the wheel
+//!    completion coloured by outcome (ok green, fail red, info orange) or, when the history
+//!    records nodes, by the node that answered (`#fl-colour-by`, with a legend of the nodes),
+//!    nemesis intervals shaded with what they did, leader changes as labelled vertical lines; hover shows the op, the wheel
 //!    zooms, dragging pans. For a violation the failing key's ops stay bright while the rest fade,
 //!    the shrunk sub-history is outlined and the op that cannot be linearized is marked
 //!    (`#fl-failing-marker`).
@@ -67,6 +68,36 @@ const STYLE: &str = include_str!("report.css");
 const PREFIX_IDS_MAX: usize = 1_000;
 /// Ops of the shrunk sub-history outlined on the timeline (an unfinished shrink may leave many).
 const MINIMAL_IDS_MAX: usize = 10_000;
+
+/// The colours of the first nodes on the timeline (Tableau 10); later nodes get colours spread
+/// around the hue circle ([`node_colour`]).
+const NODE_COLOURS: [&str; 10] = [
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
+    "#9c755f", "#bab0ac",
+];
+
+/// The colour of the `i`-th node of the node table, as `#rrggbb`.
+pub fn node_colour(i: usize) -> String {
+    if let Some(c) = NODE_COLOURS.get(i) {
+        return c.to_string();
+    }
+    // Golden-angle hues at 55% saturation and lightness, so that neighbours differ.
+    let h = (i as f64 * 137.508) % 360.0;
+    let (s, l) = (0.55, 0.55);
+    let c = (1.0 - (2.0 * l - 1.0f64).abs()) * s;
+    let x = c * (1.0 - ((h / 60.0) % 2.0 - 1.0).abs());
+    let (r, g, b) = match (h / 60.0) as u32 {
+        0 => (c, x, 0.0),
+        1 => (x, c, 0.0),
+        2 => (0.0, c, x),
+        3 => (0.0, x, c),
+        4 => (x, 0.0, c),
+        _ => (c, 0.0, x),
+    };
+    let m = l - c / 2.0;
+    let byte = |v: f64| ((v + m) * 255.0).round().clamp(0.0, 255.0) as u8;
+    format!("#{:02x}{:02x}{:02x}", byte(r), byte(g), byte(b))
+}
 
 /// Everything one page is drawn from.
 pub struct ReportInput<'a> {
@@ -195,6 +226,7 @@ fn timeline_section(input: &ReportInput, axis: Axis, end: u64, bands: &[timeline
         })
     });
     let lanes: BTreeSet<u64> = history.ops.iter().map(|o| o.process).collect();
+    let node_colours: Vec<String> = (0..enc.nodes.len()).map(node_colour).collect();
     let meta = json!({
         "unit": axis.unit(),
         "ns_per_unit": axis.ns_per_unit(),
@@ -206,7 +238,10 @@ fn timeline_section(input: &ReportInput, axis: Axis, end: u64, bands: &[timeline
         "leaders": timeline::leader_marks(input.leaders, axis),
         "failing": failing,
         "fcodes": encode::F_CODES.iter().map(|f| f.name()).collect::<Vec<_>>(),
+        "nodes": enc.nodes,
+        "node_colours": node_colours,
     });
+    let (colour_by, node_legend) = node_controls(&enc.nodes, &node_colours);
     let unit_note = match axis {
         Axis::Time { .. } => "time since the start of the run",
         Axis::Events => "this history has no times: the axis is the order of events",
@@ -217,13 +252,14 @@ fn timeline_section(input: &ReportInput, axis: Axis, end: u64, bands: &[timeline
          scrollbar: lanes · hover: details.</p>\n<div class=\"controls\">\
          <button type=\"button\" id=\"fl-zoom-in\">zoom in</button>\
          <button type=\"button\" id=\"fl-zoom-out\">zoom out</button>\
-         <button type=\"button\" id=\"fl-zoom-reset\">whole run</button>{}</div>\n\
+         <button type=\"button\" id=\"fl-zoom-reset\">whole run</button>{}{colour_by}</div>\n\
          <p class=\"legend\"><span><i style=\"background:#9bd89b\"></i>ok</span>\
          <span><i style=\"background:#f4a9a9\"></i>fail</span><span><i style=\"background:#ffd27f\">\
          </i>info (unknown)</span><span><i style=\"background:#d62728\"></i>cannot be linearized\
          </span><span><i style=\"background:rgba(148,103,189,.3)\"></i>network fault</span>\
          <span><i style=\"background:rgba(214,39,40,.25)\"></i>kill</span><span><i \
          style=\"background:rgba(31,119,180,.25)\"></i>pause</span><span>- - leader change</span></p>\n\
+         {node_legend}\
          <div id=\"fl-timeline\" class=\"timeline\"><div class=\"scroll\" id=\"fl-scroll\">\
          <canvas id=\"fl-canvas\"></canvas><div class=\"spacer\" id=\"fl-spacer\"></div></div>\
          <div class=\"tooltip\" id=\"fl-tooltip\"></div></div>\n\
@@ -242,6 +278,32 @@ fn timeline_section(input: &ReportInput, axis: Axis, end: u64, bands: &[timeline
         script_json(&meta),
         base64(&enc.bytes)
     )
+}
+
+/// The colour-by control and the legend of nodes, for a history that records nodes (both
+/// empty otherwise: an outcome is then the only colouring there is).
+fn node_controls(nodes: &[String], colours: &[String]) -> (String, String) {
+    if nodes.is_empty() {
+        return (String::new(), String::new());
+    }
+    let control = "<label class=\"colour-by\">colour by <select id=\"fl-colour-by\">\
+                   <option value=\"outcome\" selected>outcome</option>\
+                   <option value=\"node\">node</option></select></label>"
+        .to_string();
+    let mut legend = String::from(
+        "<p class=\"legend\" id=\"fl-node-legend\" hidden><span>node that answered (for \
+         info ops, the last one tried; the outline still shows the outcome):</span>",
+    );
+    for (n, c) in nodes.iter().zip(colours) {
+        let _ = write!(
+            legend,
+            "<span data-node=\"{}\"><i style=\"background:{c}\"></i>{}</span>",
+            esc(n),
+            esc(n)
+        );
+    }
+    legend.push_str("</p>\n");
+    (control, legend)
 }
 
 fn plots_section(history: &History, axis: Axis, end: u64, bands: &[timeline::Band]) -> String {

@@ -32,6 +32,9 @@
   var call = new Float64Array(n), ret = new Float64Array(n), proc = new Float64Array(n);
   var code = new Uint8Array(n), key = new Int32Array(n), off = new Uint32Array(n);
   var err = new Int32Array(n);
+  // nodes: index into meta.nodes of the node that answered (srv) and the one first sent to
+  // (sent), -1 when not recorded
+  var srv = new Int16Array(n), sent = new Int16Array(n);
   var t = 0, sorted = true, maxDur = 0, open = [];
   for (var i = 0; i < n; i++) {
     var prev = t;
@@ -45,6 +48,11 @@
     var c = bytes[pos++];
     code[i] = c;
     err[i] = (c & 64) ? uv() : -1;
+    if (c & 128) {
+      srv[i] = uv() - 1;
+      var s2 = uv();
+      sent[i] = s2 === 0 ? srv[i] : s2 - 2;
+    } else { srv[i] = -1; sent[i] = -1; }
     key[i] = uv();
     off[i] = pos;
     skipValue(); skipValue();
@@ -112,6 +120,15 @@
     return ns < 1e4 ? ns.toFixed(0) + ' ns' : ns < 1e7 ? (ns / 1e3).toFixed(1) + ' \u00b5s' : (ns / 1e6).toFixed(2) + ' ms';
   }
   var FILL = ['#9bd89b', '#f4a9a9', '#ffd27f'], STROKE = ['#3a8a3a', '#c03030', '#c98500'];
+  // colour by outcome (the default) or by the node that answered (the last one tried, for info)
+  var nodes = meta.nodes || [], nodeColours = meta.node_colours || [], colourBy = 'outcome';
+  var NO_NODE = '#cccccc';
+  function nodeOf(i) { return srv[i] >= 0 ? srv[i] : sent[i]; }
+  function fillOf(i, o) {
+    if (colourBy !== 'node') return FILL[o] || FILL[2];
+    var k = nodeOf(i);
+    return k >= 0 ? nodeColours[k] : NO_NODE;
+  }
   var BAND = { network: 'rgba(148,103,189,0.16)', kill: 'rgba(214,39,40,0.13)', pause: 'rgba(31,119,180,0.13)' };
   function dim(i) {
     if (!failing || !highlightBox || !highlightBox.checked || failKey === -2) return false;
@@ -184,7 +201,7 @@
     var y = yOf(l) + 2, h = LANE_PX - 4, bw = Math.max(2, x1 - x0);
     ctx.globalAlpha = dim(i) ? 0.18 : (isOpen ? 0.55 : 1);
     var isFailing = failing && i === failing.op;
-    ctx.fillStyle = isFailing ? '#d62728' : FILL[o] || FILL[2];
+    ctx.fillStyle = isFailing ? '#d62728' : fillOf(i, o);
     ctx.fillRect(x0, y, bw, h);
     if (bw > 3 || isFailing || minimal.has(i) || i === focusOp) {
       ctx.lineWidth = isFailing || minimal.has(i) || i === focusOp ? 2 : 1;
@@ -200,6 +217,7 @@
 
   function drawSummary(lo, hi, first, last, yOf, w) {
     var cols = Math.max(1, Math.ceil(w - LABEL_PX)), rows = last - first;
+    if (colourBy === 'node') return drawNodeSummary(lo, hi, first, last, yOf, w, cols, rows);
     var grid = new Uint8Array(cols * Math.max(rows, 1));
     var scale = (w - LABEL_PX) / (vt1 - vt0), SEV = [1, 2, 3];
     for (var i = lo; i < hi; i++) {
@@ -220,6 +238,39 @@
           if (cur > 0) {
             ctx.globalAlpha = cur > 4 ? 1 : 0.18;
             ctx.fillStyle = FILL[(cur - 1) % 4] || FILL[2];
+            ctx.fillRect(LABEL_PX + runStart, y, c2 - runStart, LANE_PX - 4);
+          }
+          runStart = c2; cur = v;
+        }
+      }
+    }
+    ctx.globalAlpha = 1;
+  }
+
+  // Per pixel column of a lane, the node of a bright op wins over a faded one (then the higher
+  // node index): cell = bright * 32768 + node index + 2 (1: an op without a node, 0: empty).
+  function drawNodeSummary(lo, hi, first, last, yOf, w, cols, rows) {
+    var grid = new Uint16Array(cols * Math.max(rows, 1));
+    var scale = (w - LABEL_PX) / (vt1 - vt0);
+    for (var i = lo; i < hi; i++) {
+      var l = lane[i] - first;
+      if (l < 0 || l >= rows || isNaN(ret[i])) continue;
+      var c0 = Math.floor((call[i] - vt0) * scale), c1 = Math.floor((ret[i] - vt0) * scale);
+      if (c1 < 0 || c0 >= cols) continue;
+      if (c0 < 0) c0 = 0;
+      if (c1 >= cols) c1 = cols - 1;
+      var s = nodeOf(i) + 2 + (dim(i) ? 0 : 32768);
+      for (var c = c0; c <= c1; c++) if (grid[l * cols + c] < s) grid[l * cols + c] = s;
+    }
+    for (var r = 0; r < rows; r++) {
+      var y = yOf(first + r) + 2, runStart = 0, cur = grid[r * cols];
+      for (var c2 = 1; c2 <= cols; c2++) {
+        var v = c2 < cols ? grid[r * cols + c2] : -1;
+        if (v !== cur) {
+          if (cur > 0) {
+            var k = (cur & 32767) - 2;
+            ctx.globalAlpha = cur & 32768 ? 1 : 0.18;
+            ctx.fillStyle = k >= 0 ? nodeColours[k] : NO_NODE;
             ctx.fillRect(LABEL_PX + runStart, y, c2 - runStart, LANE_PX - 4);
           }
           runStart = c2; cur = v;
@@ -284,6 +335,11 @@
     else span += ' · never completed (may take effect any time after)';
     lines.push(span);
     if (err[i] >= 0) lines.push('error: ' + strings[err[i]]);
+    if (srv[i] >= 0 || sent[i] >= 0) {
+      var by = srv[i] >= 0 ? nodes[srv[i]] : null, to = sent[i] >= 0 ? nodes[sent[i]] : null;
+      var how = o === 'info' ? 'last sent to ' : o === 'fail' ? 'answered (fail) by ' : 'answered by ';
+      lines.push('node: ' + (by === null ? 'sent to ' + to : how + by + (to !== null && to !== by ? ' (sent first to ' + to + ')' : '')));
+    }
     if (failing && i === failing.op) lines.push('\u2717 cannot be linearized: ' + failing.text);
     else if (minimal.has(i)) lines.push('in the smallest failing sub-history');
     else if (prefix.has(i)) lines.push('in the longest linearizable prefix');
@@ -340,6 +396,19 @@
   on('fl-zoom-out', function () { zoom(2, (vt0 + vt1) / 2); });
   on('fl-zoom-reset', function () { vt0 = 0; vt1 = end; redraw(); });
   on('fl-highlight', redraw);
+  var colourSelect = document.getElementById('fl-colour-by');
+  // The select's value may be restored by the browser on a reload: follow it, on load too.
+  function setColourBy(drawNow) {
+    colourBy = colourSelect.value === 'node' ? 'node' : 'outcome';
+    var legend = document.getElementById('fl-node-legend');
+    if (legend) legend.hidden = colourBy !== 'node';
+    root.setAttribute('data-colour-by', colourBy);
+    if (drawNow) draw();
+  }
+  if (colourSelect) {
+    colourSelect.addEventListener('change', function () { setColourBy(true); });
+    setColourBy(false);
+  }
   function show(i) {
     var r = isNaN(ret[i]) ? call[i] + (vt1 - vt0) / 20 : ret[i];
     var pad = Math.max((r - call[i]) * 4, 20);
@@ -359,6 +428,7 @@
   root.setAttribute('data-ops', String(n));
   root.setAttribute('data-bands', String(meta.bands.length));
   root.setAttribute('data-leaders', String(meta.leaders.length));
+  root.setAttribute('data-nodes', String(nodes.length));
   root.setAttribute('data-decode-ms', (performance.now() - tDecode).toFixed(1));
   root.setAttribute('data-ready-ms', performance.now().toFixed(1));
 })();

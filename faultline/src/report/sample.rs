@@ -51,6 +51,8 @@ pub fn run_shaped(ops: usize) -> History {
             call_time: Some(call_time),
             ret_time: Some(call_time + latency),
             error: info.then(|| "timeout".to_string()),
+            sent_to: None,
+            served_by: None,
         });
         if info {
             procs[slot] = next_process;

@@ -126,3 +126,80 @@ fn a_million_op_page_stays_under_20_mb() {
     let enc = encode(&h, Axis::MICROS);
     assert_eq!(decode(&enc).unwrap().len(), 1_000_000);
 }
+
+/// Three nodes; process 1's read was sent to n1 and answered by n3 (a not-leader hint followed).
+const WITH_NODES: &str = r#"{"type":"invoke","process":0,"time":1000000,"f":"write","key":"k1","value":1,"node":"n1"}
+{"type":"ok","process":0,"time":3000000,"f":"write","key":"k1","value":1,"node":"n1"}
+{"type":"invoke","process":1,"time":4000000,"f":"read","key":"k1","value":null,"node":"n1"}
+{"type":"ok","process":1,"time":6000000,"f":"read","key":"k1","value":1,"node":"n3"}
+{"type":"invoke","process":2,"time":7000000,"f":"cas","key":"k1","value":[1,2],"node":"n2"}
+{"type":"info","process":2,"time":9000000,"f":"cas","key":"k1","value":[1,2],"node":"n2","error":"timeout"}
+{"type":"invoke","process":3,"time":11000000,"f":"read","key":"k1","value":null}
+{"type":"fail","process":3,"time":12000000,"f":"read","key":"k1","value":null,"error":"no route"}
+"#;
+
+#[test]
+fn the_encoded_ops_carry_their_nodes_and_the_page_offers_colour_by_node() {
+    let h = histories::parse_reader(WITH_NODES.as_bytes(), "n", Format::Jsonl)
+        .unwrap()
+        .history;
+    let enc = encode(&h, Axis::of(&h));
+    assert_eq!(enc.nodes, ["n1", "n2", "n3"]);
+    let ops = decode(&enc).unwrap();
+    let got: Vec<(Option<&str>, Option<&str>)> = ops
+        .iter()
+        .map(|o| (o.sent_to.as_deref(), o.served_by.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Some("n1"), Some("n1")),
+            (Some("n1"), Some("n3")),
+            (Some("n2"), Some("n2")),
+            (None, None),
+        ]
+    );
+    // Two bytes an op with nodes; the others cost what they did.
+    let mut plain = h.clone();
+    for o in &mut plain.ops {
+        o.sent_to = None;
+        o.served_by = None;
+    }
+    let plain_enc = encode(&plain, Axis::of(&plain));
+    assert_eq!(enc.bytes.len(), plain_enc.bytes.len() + 2 * 3);
+    assert!(plain_enc.nodes.is_empty());
+    assert!(decode(&plain_enc).unwrap().iter().all(|o| o.served_by.is_none()));
+
+    let (page, _) = page_of(&h);
+    let meta = meta_of(&page);
+    assert_eq!(meta["nodes"], serde_json::json!(["n1", "n2", "n3"]));
+    assert_eq!(
+        meta["node_colours"],
+        serde_json::json!([node_colour(0), node_colour(1), node_colour(2)])
+    );
+    assert!(page.contains("<select id=\"fl-colour-by\">"));
+    for (i, n) in ["n1", "n2", "n3"].iter().enumerate() {
+        let swatch = format!(
+            "<span data-node=\"{n}\"><i style=\"background:{}\"></i>{n}</span>",
+            node_colour(i)
+        );
+        assert!(page.contains(&swatch), "{swatch}");
+    }
+    // Without nodes there is nothing to colour by.
+    let (page, _) = page_of(&plain);
+    assert!(!page.contains("fl-colour-by") && !page.contains("fl-node-legend"));
+    assert_eq!(meta_of(&page)["nodes"], serde_json::json!([]));
+}
+
+#[test]
+fn node_colours_differ_and_are_css_hex() {
+    let colours: Vec<String> = (0..40).map(node_colour).collect();
+    let distinct: std::collections::BTreeSet<&String> = colours.iter().collect();
+    assert_eq!(distinct.len(), colours.len());
+    for c in &colours {
+        assert!(
+            c.len() == 7 && c.starts_with('#') && c[1..].chars().all(|x| x.is_ascii_hexdigit()),
+            "{c}"
+        );
+    }
+}

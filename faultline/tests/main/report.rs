@@ -381,3 +381,74 @@ fn print_render_figures_of_100k_and_1m_op_pages() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// Three nodes, every op answered: ok writes and reads on n1, n2 and n3 in turn.
+fn history_with_nodes() -> String {
+    let mut s = String::new();
+    for i in 0..12u64 {
+        let (p, node) = (i % 4, format!("n{}", i % 3 + 1));
+        let (t0, t1) = (i * 10_000_000 + 1_000_000, i * 10_000_000 + 8_000_000);
+        s += &format!(
+            "{{\"type\":\"invoke\",\"process\":{p},\"time\":{t0},\"f\":\"write\",\"key\":\"k\",\"value\":{i},\"node\":\"{node}\"}}\n\
+             {{\"type\":\"ok\",\"process\":{p},\"time\":{t1},\"f\":\"write\",\"key\":\"k\",\"value\":{i},\"node\":\"{node}\"}}\n"
+        );
+    }
+    s
+}
+
+/// Counts the canvas's opaque pixels by colour before and after choosing "colour by node".
+const COLOUR_PROBE: &str = "<script>(function(){\
+    var c=document.getElementById('fl-canvas'),x=c.getContext('2d');\
+    function count(){var d=x.getImageData(0,0,c.width,c.height).data,m={};\
+    for(var i=0;i<d.length;i+=4){if(d[i+3]!==255)continue;\
+    var k='#'+[d[i],d[i+1],d[i+2]].map(function(v){return(v<16?'0':'')+v.toString(16);}).join('');\
+    m[k]=(m[k]||0)+1;}return m;}\
+    var before=count(),s=document.getElementById('fl-colour-by');\
+    s.value='node';s.dispatchEvent(new Event('change'));\
+    var after=count(),o=document.createElement('pre');o.id='colour-out';\
+    o.textContent=JSON.stringify({before:before,after:after,\
+    mode:document.getElementById('fl-timeline').getAttribute('data-colour-by'),\
+    legend:!document.getElementById('fl-node-legend').hidden});\
+    document.body.appendChild(o);})();</script></body></html>";
+
+#[test]
+#[ignore = "needs chromium"]
+fn colour_by_node_paints_each_op_in_its_nodes_colour() {
+    use faultline::report::node_colour;
+    let dir = out_dir();
+    let file = dir.join("nodes.jsonl");
+    std::fs::write(&file, history_with_nodes()).unwrap();
+    let page = dir.join("nodes.html");
+    let o = faultline(&[
+        "check",
+        file.to_str().unwrap(),
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let probe = page.with_extension("colour.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("id=\"fl-colour-by\""), "the control is on the page");
+    std::fs::write(&probe, html.replace("</body></html>", COLOUR_PROBE)).unwrap();
+    let dom = browser::dump_dom(&probe).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(browser::attr(&dom, "fl-timeline", "data-nodes").as_deref(), Some("3"));
+    let at = dom.find("<pre id=\"colour-out\">").expect("probe ran") + "<pre id=\"colour-out\">".len();
+    let out: serde_json::Value =
+        serde_json::from_str(&dom[at..at + dom[at..].find("</pre>").unwrap()]).unwrap();
+    let pixels = |when: &str, colour: &str| out[when][colour].as_u64().unwrap_or(0);
+    const OK_GREEN: &str = "#9bd89b";
+    let nodes: Vec<String> = (0..3).map(node_colour).collect();
+    // By outcome (the default): every op is ok, so green, and no node's colour.
+    assert!(pixels("before", OK_GREEN) > 500, "{out}");
+    for c in &nodes {
+        assert_eq!(pixels("before", c), 0, "{c} before: {out}");
+    }
+    // By node: each node's colour, and no outcome green left.
+    assert_eq!(out["mode"], "node");
+    assert_eq!(out["legend"], true, "the legend of nodes is shown");
+    assert_eq!(pixels("after", OK_GREEN), 0, "{out}");
+    for c in &nodes {
+        assert!(pixels("after", c) > 100, "{c} after: {out}");
+    }
+    screenshot(&page, "nodes");
+}

@@ -4,6 +4,7 @@
 //!   any input, the JSONL round trip;
 //! - `torn`: a last line cut off by a crash, and the same cut elsewhere;
 //! - `parallel`: many files loaded at once from inside rayon's pool;
+//! - `nodes`: the node an op was sent to and the one that answered, in every format;
 //! - `common`: the helpers they share.
 //!
 //! `tests/alloc.rs` stays a test binary of its own: it counts allocations with a
@@ -12,5 +13,6 @@
 
 mod common;
 mod formats;
+mod nodes;
 mod parallel;
 mod torn;

@@ -189,6 +189,8 @@ impl Gen<'_> {
                     call_time: None,
                     ret_time: None,
                     error: None,
+                    sent_to: None,
+                    served_by: None,
                 });
             } else {
                 let (id, slot) = open.swap_remove(self.rng.gen_range(0..open.len()));

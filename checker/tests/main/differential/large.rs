@@ -105,6 +105,8 @@ fn planted_op(ops: &[Op], f: F, key: Option<String>, input: Value, output: Value
         call_time: None,
         ret_time: None,
         error: None,
+        sent_to: None,
+        served_by: None,
     }
 }
 
