@@ -112,7 +112,8 @@ fn name_and_ops<'a>(
             );
             return Some((text, vec![*w]));
         }
-        let text = format!("a read of a value never written: no write or cas wrote {v} (the {read})");
+        let text =
+            format!("a read of a value never written: no write or cas wrote {v} (the {read})");
         return Some((text, Vec::new()));
     }
     let initial_ruled = from_initial.then(|| overwritten(op, ops, v, None));
@@ -147,7 +148,10 @@ fn name_and_ops<'a>(
             "a read from the future: {v} was only written by ops invoked after the read completed \
              (the {read})"
         );
-        return Some((text, writers.iter().take(CANDIDATES_SHOWN).copied().collect()));
+        return Some((
+            text,
+            writers.iter().take(CANDIDATES_SHOWN).copied().collect(),
+        ));
     }
     // Each candidate and why it is ruled out: "<candidate>, <reason>"; and the ops named.
     let mut reasons: Vec<(String, String)> = Vec::new();
@@ -224,7 +228,11 @@ fn overwritten<'a>(read: &Op, ops: &[&'a Op], v: &Value, after: Option<u64>) -> 
         .filter(|o| writes(o).is_some_and(|w| w != v))
         .max_by_key(|o| o.ret);
     if let Some(x) = write {
-        let text = format!("{} (ok at line {})", describe_op(x), x.ret_line.unwrap_or(0));
+        let text = format!(
+            "{} (ok at line {})",
+            describe_op(x),
+            x.ret_line.unwrap_or(0)
+        );
         return Some(Ruled::Overwritten(text, x));
     }
     let seen = ops

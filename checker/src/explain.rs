@@ -110,7 +110,9 @@ pub fn via(op: &Op) -> String {
     match (op.sent_to.as_deref(), op.served_by.as_deref()) {
         (None, None) => String::new(),
         (Some(first), None) => format!(" (sent to {first})"),
-        (Some(first), Some(last)) if first != last => format!(" via {last} (sent first to {first})"),
+        (Some(first), Some(last)) if first != last => {
+            format!(" via {last} (sent first to {first})")
+        }
         (_, Some(last)) => format!(" via {last}"),
     }
 }

@@ -566,7 +566,12 @@ pub fn write_ops<W: Write>(ops: &[Op], w: W) -> io::Result<()> {
     for (index, &(_, is_ret, id)) in points.iter().enumerate() {
         let op = &ops[id];
         let (kind, value, time, node) = if !is_ret {
-            (EventType::Invoke, op.input.to_json(), op.call_time, &op.sent_to)
+            (
+                EventType::Invoke,
+                op.input.to_json(),
+                op.call_time,
+                &op.sent_to,
+            )
         } else {
             let (kind, value) = match &op.outcome {
                 Outcome::Ok(v) => (EventType::Ok, v.to_json()),

@@ -91,7 +91,11 @@ pub fn natural_order(a: &str, b: &str) -> std::cmp::Ordering {
                 .find(|x: char| x.is_ascii_digit() != digit)
                 .unwrap_or(rest.len());
             let (run, tail) = rest.split_at(len);
-            let number = if digit { run.parse().unwrap_or(u128::MAX) } else { 0 };
+            let number = if digit {
+                run.parse().unwrap_or(u128::MAX)
+            } else {
+                0
+            };
             out.push((digit, number, run));
             rest = tail;
         }

@@ -103,7 +103,10 @@ fn without_nodes_the_same_history_reads_as_before() {
          overwritten by write 5 at line 3 by process 1 (ok at line 4) before the read of 3 at \
          line 5 by process 2 was invoked (the read was invoked at line 5)"
     );
-    assert!(!text.contains(" via ") && !text.contains("served by"), "{text}");
+    assert!(
+        !text.contains(" via ") && !text.contains("served by"),
+        "{text}"
+    );
     assert!(json["op"].get("served_by").is_none(), "{json}");
     assert!(json["op"].get("sent_to").is_none(), "{json}");
 }
@@ -180,7 +183,8 @@ fn a_failed_op_that_took_effect_names_the_node_that_answered_fail() {
 {"type":"ok","process":2,"f":"read","key":"k","value":5,"node":"n1"}"#;
     let (anomaly, _, _) = explained(lied);
     assert!(
-        anomaly.contains("written only by cas [1 5] at line 3 by process 1 via n3 (sent first to n2)"),
+        anomaly
+            .contains("written only by cas [1 5] at line 3 by process 1 via n3 (sent first to n2)"),
         "{anomaly}"
     );
     assert!(

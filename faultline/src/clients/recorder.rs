@@ -57,18 +57,32 @@ impl Recorder {
         }
     }
 
-    /// Records the invoke of `inv` by `process`.
-    pub fn invoke(&self, process: u64, inv: &Invocation) {
+    /// Records the invoke of `inv` by `process`, sent first to `node`.
+    pub fn invoke(&self, process: u64, inv: &Invocation, node: Option<&str>) {
         let value = match inv.kind {
             OpKind::Read => serde_json::Value::Null,
             OpKind::Write(v) => json!(v),
             OpKind::Cas(from, to) => json!([from, to]),
         };
-        self.append(client_event(EventType::Invoke, process, inv, value, None));
+        self.append(client_event(
+            EventType::Invoke,
+            process,
+            inv,
+            value,
+            None,
+            node,
+        ));
     }
 
-    /// Records the completion of `inv` by `process`.
-    pub fn complete(&self, process: u64, inv: &Invocation, completion: &Completion) {
+    /// Records the completion of `inv` by `process`; `node` decided it (answered, or did not
+    /// answer its last attempt).
+    pub fn complete(
+        &self,
+        process: u64,
+        inv: &Invocation,
+        completion: &Completion,
+        node: Option<&str>,
+    ) {
         let input = match inv.kind {
             OpKind::Read => serde_json::Value::Null,
             OpKind::Write(v) => json!(v),
@@ -80,7 +94,7 @@ impl Recorder {
             Completion::Fail(why) => (EventType::Fail, input, Some(why.clone())),
             Completion::Info(why) => (EventType::Info, input, Some(why.clone())),
         };
-        self.append(client_event(kind, process, inv, value, error));
+        self.append(client_event(kind, process, inv, value, error, node));
     }
 
     /// Records a nemesis event (`f` like `start-partition`, `value` its details).
@@ -115,6 +129,7 @@ fn client_event(
     inv: &Invocation,
     value: serde_json::Value,
     error: Option<String>,
+    node: Option<&str>,
 ) -> Event {
     Event {
         index: None,
@@ -124,7 +139,7 @@ fn client_event(
         f: inv.kind.name().to_string(),
         key: Some(inv.key.clone()),
         value,
-        node: None,
+        node: node.map(String::from),
         error,
     }
 }

@@ -173,9 +173,9 @@ pub struct TestArgs {
     /// Budget of the linearizability check, seconds (then the verdict is `unknown`).
     #[arg(long, value_name = "S", default_value_t = 120.0)]
     pub check_time_limit: f64,
-    /// Where clients send ops: `spread` (process p to node p mod N first, hints followed
-    /// within the op) or `follow` (a client stays with the node that last answered it).
-    #[arg(long, value_name = "MODE", value_enum, default_value_t = ClientMode::Spread)]
+    /// Where clients send ops: `follow` (a client stays with the node that last answered it)
+    /// or `spread` (process p to node p mod N first, hints followed within the op).
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = ClientMode::Follow)]
     pub clients: ClientMode,
     /// Print results.json instead of the summary.
     #[arg(long)]
@@ -239,7 +239,7 @@ pub struct SuiteArgs {
     #[arg(long, value_name = "DIR", default_value = "store")]
     pub store: PathBuf,
     /// Where clients send ops (see `faultline test --help`).
-    #[arg(long, value_name = "MODE", value_enum, default_value_t = ClientMode::Spread)]
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = ClientMode::Follow)]
     pub clients: ClientMode,
 }
 
@@ -266,7 +266,7 @@ pub struct BugsArgs {
     #[arg(long, value_name = "DIR", default_value = "store")]
     pub store: PathBuf,
     /// Where clients send ops (see `faultline test --help`).
-    #[arg(long, value_name = "MODE", value_enum, default_value_t = ClientMode::Spread)]
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = ClientMode::Follow)]
     pub clients: ClientMode,
 }
 

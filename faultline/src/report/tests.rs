@@ -168,7 +168,10 @@ fn the_encoded_ops_carry_their_nodes_and_the_page_offers_colour_by_node() {
     let plain_enc = encode(&plain, Axis::of(&plain));
     assert_eq!(enc.bytes.len(), plain_enc.bytes.len() + 2 * 3);
     assert!(plain_enc.nodes.is_empty());
-    assert!(decode(&plain_enc).unwrap().iter().all(|o| o.served_by.is_none()));
+    assert!(decode(&plain_enc)
+        .unwrap()
+        .iter()
+        .all(|o| o.served_by.is_none()));
 
     let (page, _) = page_of(&h);
     let meta = meta_of(&page);

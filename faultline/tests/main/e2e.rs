@@ -493,6 +493,8 @@ fn spread_clients_send_each_process_home_and_a_paused_home_costs_only_timeouts()
             "6",
             "--seed",
             "3",
+            "--clients",
+            "spread",
         ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -501,7 +503,8 @@ fn spread_clients_send_each_process_home_and_a_paused_home_costs_only_timeouts()
     let events = workload_events(&dir);
     let invokes: Vec<_> = events.iter().filter(|e| e.0 == "invoke").collect();
     assert!(invokes.len() > 100, "only {} ops", invokes.len());
-    // Every op went first to its process's home node, p mod 3, and each node got its share.
+    // Every op went first to its process's home node, p mod 3, and each node got a share
+    // (not an equal one: retired processes draw fresh ids, and a paused home's slot is slow).
     for (kind, process, node) in &events {
         let node = node
             .as_deref()
@@ -513,7 +516,7 @@ fn spread_clients_send_each_process_home_and_a_paused_home_costs_only_timeouts()
     for n in nodes {
         let sent = invokes.iter().filter(|e| e.2.as_deref() == Some(n)).count();
         assert!(
-            sent * 5 > invokes.len(),
+            sent * 10 > invokes.len(),
             "{n} was sent {sent} of {} ops",
             invokes.len()
         );

@@ -474,15 +474,15 @@ async fn read_after_a_pause(
             cluster.signal(lagging, "-STOP");
         }
         let w = op(key, OpKind::Write(v));
-        recorder.invoke(0, &w);
+        recorder.invoke(0, &w, None);
         let done = writer.invoke(&w).await;
-        recorder.complete(0, &w, &done);
+        recorder.complete(0, &w, &done, None);
         assert_eq!(done, Completion::Ok(None), "write {v} through the leader");
     }
     let nodes = vec![cluster.nodes()[lagging].clone()];
     let mut reader = client_with_timeout(nodes, 0, reads, Duration::from_secs(5));
     let r = op(key, OpKind::Read);
-    recorder.invoke(1, &r);
+    recorder.invoke(1, &r, None);
     let pending = {
         let r = r.clone();
         tokio::spawn(async move { reader.invoke(&r).await })
@@ -490,7 +490,7 @@ async fn read_after_a_pause(
     tokio::time::sleep(Duration::from_millis(200)).await;
     cluster.signal(lagging, "-CONT");
     let done = pending.await.expect("read task");
-    recorder.complete(1, &r, &done);
+    recorder.complete(1, &r, &done, None);
     done
 }
 

@@ -425,14 +425,26 @@ fn colour_by_node_paints_each_op_in_its_nodes_colour() {
         "--html",
         page.to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let probe = page.with_extension("colour.html");
     let html = std::fs::read_to_string(&page).unwrap();
-    assert!(html.contains("id=\"fl-colour-by\""), "the control is on the page");
+    assert!(
+        html.contains("id=\"fl-colour-by\""),
+        "the control is on the page"
+    );
     std::fs::write(&probe, html.replace("</body></html>", COLOUR_PROBE)).unwrap();
     let dom = browser::dump_dom(&probe).unwrap_or_else(|e| panic!("{e:#}"));
-    assert_eq!(browser::attr(&dom, "fl-timeline", "data-nodes").as_deref(), Some("3"));
-    let at = dom.find("<pre id=\"colour-out\">").expect("probe ran") + "<pre id=\"colour-out\">".len();
+    assert_eq!(
+        browser::attr(&dom, "fl-timeline", "data-nodes").as_deref(),
+        Some("3")
+    );
+    let at =
+        dom.find("<pre id=\"colour-out\">").expect("probe ran") + "<pre id=\"colour-out\">".len();
     let out: serde_json::Value =
         serde_json::from_str(&dom[at..at + dom[at..].find("</pre>").unwrap()]).unwrap();
     let pixels = |when: &str, colour: &str| out[when][colour].as_u64().unwrap_or(0);

@@ -94,7 +94,9 @@ fn formats_without_nodes_give_none_and_edn_reads_node() {
                {:type :ok, :f :write, :process 0, :value 1, :node \"n2\"}\n\
                {:type :invoke, :f :read, :process 1, :value nil, :node :n3}\n\
                {:type :ok, :f :read, :process 1, :value 1, :node nil}\n";
-    let h = parse_reader(edn.as_bytes(), "e", Format::Edn).unwrap().history;
+    let h = parse_reader(edn.as_bytes(), "e", Format::Edn)
+        .unwrap()
+        .history;
     let got: Vec<_> = h.ops.iter().map(nodes).collect();
     assert_eq!(got, vec![(Some("n1"), Some("n2")), (Some("n3"), None)]);
 }
