@@ -168,7 +168,7 @@ pub async fn client_loop(
     let mut next = Instant::now();
     while !*stop.borrow() {
         if workload.clients == ClientMode::Spread {
-            client.set_node(process as usize % client.node_count().max(1));
+            client.set_node(process as usize);
         }
         // Exponential gaps: a Poisson arrival process at the per-client rate.
         let gap = -mean_gap_s * (1.0 - rng.gen::<f64>()).ln();

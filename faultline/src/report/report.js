@@ -215,42 +215,32 @@
     ctx.globalAlpha = 1;
   }
 
+  // The summary (too many ops to draw one by one): per pixel column of a lane, the cell with
+  // the highest value wins. Coloured by outcome, cell = severity + 4 when bright; by node, cell
+  // = bright * 32768 + node index + 2 (1: an op without a node); 0 is empty.
   function drawSummary(lo, hi, first, last, yOf, w) {
-    var cols = Math.max(1, Math.ceil(w - LABEL_PX)), rows = last - first;
-    if (colourBy === 'node') return drawNodeSummary(lo, hi, first, last, yOf, w, cols, rows);
-    var grid = new Uint8Array(cols * Math.max(rows, 1));
-    var scale = (w - LABEL_PX) / (vt1 - vt0), SEV = [1, 2, 3];
-    for (var i = lo; i < hi; i++) {
-      var l = lane[i] - first;
-      if (l < 0 || l >= rows || isNaN(ret[i])) continue;
-      var c0 = Math.floor((call[i] - vt0) * scale), c1 = Math.floor((ret[i] - vt0) * scale);
-      if (c1 < 0 || c0 >= cols) continue;
-      if (c0 < 0) c0 = 0;
-      if (c1 >= cols) c1 = cols - 1;
-      var s = SEV[(code[i] >> 4) & 3] + (dim(i) ? 0 : 4);
-      for (var c = c0; c <= c1; c++) if (grid[l * cols + c] < s) grid[l * cols + c] = s;
+    var SEV = [1, 2, 3];
+    if (colourBy === 'node') {
+      drawSummaryGrid(lo, hi, first, last, yOf, w, Uint16Array,
+        function (i) { return nodeOf(i) + 2 + (dim(i) ? 0 : 32768); },
+        function (cur) {
+          var k = (cur & 32767) - 2;
+          ctx.globalAlpha = cur & 32768 ? 1 : 0.18;
+          ctx.fillStyle = k >= 0 ? nodeColours[k] : NO_NODE;
+        });
+    } else {
+      drawSummaryGrid(lo, hi, first, last, yOf, w, Uint8Array,
+        function (i) { return SEV[(code[i] >> 4) & 3] + (dim(i) ? 0 : 4); },
+        function (cur) {
+          ctx.globalAlpha = cur > 4 ? 1 : 0.18;
+          ctx.fillStyle = FILL[(cur - 1) % 4] || FILL[2];
+        });
     }
-    for (var r = 0; r < rows; r++) {
-      var y = yOf(first + r) + 2, runStart = 0, cur = grid[r * cols];
-      for (var c2 = 1; c2 <= cols; c2++) {
-        var v = c2 < cols ? grid[r * cols + c2] : -1;
-        if (v !== cur) {
-          if (cur > 0) {
-            ctx.globalAlpha = cur > 4 ? 1 : 0.18;
-            ctx.fillStyle = FILL[(cur - 1) % 4] || FILL[2];
-            ctx.fillRect(LABEL_PX + runStart, y, c2 - runStart, LANE_PX - 4);
-          }
-          runStart = c2; cur = v;
-        }
-      }
-    }
-    ctx.globalAlpha = 1;
   }
 
-  // Per pixel column of a lane, the node of a bright op wins over a faded one (then the higher
-  // node index): cell = bright * 32768 + node index + 2 (1: an op without a node, 0: empty).
-  function drawNodeSummary(lo, hi, first, last, yOf, w, cols, rows) {
-    var grid = new Uint16Array(cols * Math.max(rows, 1));
+  function drawSummaryGrid(lo, hi, first, last, yOf, w, Cells, cellOf, paint) {
+    var cols = Math.max(1, Math.ceil(w - LABEL_PX)), rows = last - first;
+    var grid = new Cells(cols * Math.max(rows, 1));
     var scale = (w - LABEL_PX) / (vt1 - vt0);
     for (var i = lo; i < hi; i++) {
       var l = lane[i] - first;
@@ -259,7 +249,7 @@
       if (c1 < 0 || c0 >= cols) continue;
       if (c0 < 0) c0 = 0;
       if (c1 >= cols) c1 = cols - 1;
-      var s = nodeOf(i) + 2 + (dim(i) ? 0 : 32768);
+      var s = cellOf(i);
       for (var c = c0; c <= c1; c++) if (grid[l * cols + c] < s) grid[l * cols + c] = s;
     }
     for (var r = 0; r < rows; r++) {
@@ -268,9 +258,7 @@
         var v = c2 < cols ? grid[r * cols + c2] : -1;
         if (v !== cur) {
           if (cur > 0) {
-            var k = (cur & 32767) - 2;
-            ctx.globalAlpha = cur & 32768 ? 1 : 0.18;
-            ctx.fillStyle = k >= 0 ? nodeColours[k] : NO_NODE;
+            paint(cur);
             ctx.fillRect(LABEL_PX + runStart, y, c2 - runStart, LANE_PX - 4);
           }
           runStart = c2; cur = v;

@@ -188,9 +188,10 @@ fn the_encoded_ops_carry_their_nodes_and_the_page_offers_colour_by_node() {
         );
         assert!(page.contains(&swatch), "{swatch}");
     }
-    // Without nodes there is nothing to colour by.
+    // Without nodes there is nothing to colour by: neither the control nor the legend (the
+    // page's script names both ids, and does nothing when they are absent).
     let (page, _) = page_of(&plain);
-    assert!(!page.contains("fl-colour-by") && !page.contains("fl-node-legend"));
+    assert!(!page.contains("id=\"fl-colour-by\"") && !page.contains("id=\"fl-node-legend\""));
     assert_eq!(meta_of(&page)["nodes"], serde_json::json!([]));
 }
 

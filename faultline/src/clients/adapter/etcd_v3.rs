@@ -47,7 +47,7 @@
 //! start writing it ([`hyper::client::conn::TrySendError::take_message`]), which is the one
 //! case where a write is known not to have happened.
 
-use super::{Completion, Connector, Invocation, OpKind};
+use super::{Completion, Connector, Invocation, NodeCursor, OpKind};
 use crate::spec::Reads;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -154,10 +154,7 @@ impl HttpConn {
 
 /// One client's connection to the cluster: one HTTP/1.1 connection at a time, to one member.
 pub struct EtcdV3Client {
-    nodes: Vec<(String, SocketAddr)>,
-    current: usize,
-    /// The node of the last attempt, see [`Self::last_node`].
-    last: Option<usize>,
+    nodes: NodeCursor,
     connector: Arc<dyn Connector>,
     conn: Option<HttpConn>,
     timeout: Duration,
@@ -173,11 +170,8 @@ impl EtcdV3Client {
         timeout: Duration,
         reads: Reads,
     ) -> EtcdV3Client {
-        let current = first % nodes.len().max(1);
         EtcdV3Client {
-            nodes,
-            current,
-            last: None,
+            nodes: NodeCursor::new(nodes, first),
             connector,
             conn: None,
             timeout,
@@ -187,27 +181,18 @@ impl EtcdV3Client {
 
     /// The member this client currently talks to.
     pub fn node(&self) -> &str {
-        self.nodes.get(self.current).map_or("", |n| n.0.as_str())
+        self.nodes.id()
     }
 
     /// The node of the last op's last attempt: the one whose answer decided it, or that did
     /// not answer.
     pub fn last_node(&self) -> Option<&str> {
-        self.last
-            .and_then(|i| self.nodes.get(i))
-            .map(|n| n.0.as_str())
-    }
-
-    /// The number of nodes.
-    pub fn node_count(&self) -> usize {
-        self.nodes.len()
+        self.nodes.last()
     }
 
     /// Sends the next op to node `index` first; a connection to another node is dropped.
     pub fn set_node(&mut self, index: usize) {
-        let index = index % self.nodes.len().max(1);
-        if index != self.current {
-            self.current = index;
+        if self.nodes.move_to(index) {
             self.conn = None;
         }
     }
@@ -215,15 +200,14 @@ impl EtcdV3Client {
     /// Forgets the connection and moves to the next member.
     pub fn rotate(&mut self) {
         self.conn = None;
-        self.current = (self.current + 1) % self.nodes.len().max(1);
+        self.nodes.advance();
     }
 
     /// Runs one operation to completion.
     pub async fn invoke(&mut self, inv: &Invocation) -> Completion {
-        let Some(&(_, addr)) = self.nodes.get(self.current) else {
+        let Some(addr) = self.nodes.attempt() else {
             return Completion::Fail("no nodes to talk to".into());
         };
-        self.last = Some(self.current);
         let deadline = Instant::now() + self.timeout;
         let (path, body) = request(inv, self.reads);
         match self.exchange(addr, path, body, deadline).await {

@@ -10,7 +10,7 @@
 //!   request was written: `info`;
 //! - a connection that could not be opened, so that nothing was sent: `fail`.
 
-use super::{Completion, Connector, Invocation, OpKind};
+use super::{Completion, Connector, Invocation, NodeCursor, OpKind};
 use serde::{Deserialize, Serialize};
 use std::io;
 use std::net::SocketAddr;
@@ -65,10 +65,7 @@ struct Reply {
 
 /// One client's connection to the cluster.
 pub struct JsonlTcpClient {
-    nodes: Vec<(String, SocketAddr)>,
-    current: usize,
-    /// The node of the last attempt, see [`Self::last_node`].
-    last: Option<usize>,
+    nodes: NodeCursor,
     connector: Arc<dyn Connector>,
     conn: Option<(BufReader<OwnedReadHalf>, OwnedWriteHalf)>,
     client_id: String,
@@ -87,11 +84,8 @@ impl JsonlTcpClient {
         client_id: String,
         timeout: Duration,
     ) -> JsonlTcpClient {
-        let current = first % nodes.len().max(1);
         JsonlTcpClient {
-            nodes,
-            current,
-            last: None,
+            nodes: NodeCursor::new(nodes, first),
             connector,
             conn: None,
             client_id,
@@ -104,27 +98,18 @@ impl JsonlTcpClient {
 
     /// The node this client currently talks to.
     pub fn node(&self) -> &str {
-        &self.nodes[self.current].0
+        self.nodes.id()
     }
 
     /// The node of the last op's last attempt: the one whose answer decided it, or that did
     /// not answer.
     pub fn last_node(&self) -> Option<&str> {
-        self.last
-            .and_then(|i| self.nodes.get(i))
-            .map(|n| n.0.as_str())
-    }
-
-    /// The number of nodes.
-    pub fn node_count(&self) -> usize {
-        self.nodes.len()
+        self.nodes.last()
     }
 
     /// Sends the next op to node `index` first; a connection to another node is dropped.
     pub fn set_node(&mut self, index: usize) {
-        let index = index % self.nodes.len().max(1);
-        if index != self.current {
-            self.current = index;
+        if self.nodes.move_to(index) {
             self.conn = None;
         }
     }
@@ -132,7 +117,7 @@ impl JsonlTcpClient {
     /// Forgets the connection and moves to the next node (after an `info`, or to spread load).
     pub fn rotate(&mut self) {
         self.conn = None;
-        self.current = (self.current + 1) % self.nodes.len();
+        self.nodes.advance();
     }
 
     /// Runs one operation to completion.
@@ -194,20 +179,19 @@ impl JsonlTcpClient {
     }
 
     fn follow(&mut self, hint: Option<&str>) {
-        let target = hint.and_then(|h| self.nodes.iter().position(|(id, _)| id == h));
-        match target {
-            Some(i) if i != self.current => {
-                self.current = i;
-                self.conn = None;
-            }
-            _ => self.rotate(),
+        if hint.is_some_and(|h| self.nodes.move_to_id(h)) {
+            self.conn = None;
+        } else {
+            self.rotate();
         }
     }
 
     async fn round_trip(&mut self, inv: &Invocation, seq: u64) -> Result<Reply, Attempt> {
-        self.last = Some(self.current);
+        let addr = self
+            .nodes
+            .attempt()
+            .ok_or_else(|| Attempt::NotSent("no nodes to talk to".into()))?;
         if self.conn.is_none() {
-            let addr = self.nodes[self.current].1;
             let stream = tokio::time::timeout(self.timeout, self.connector.connect(addr))
                 .await
                 .map_err(|_| Attempt::NotSent(format!("connect to {addr}: timed out")))?

@@ -79,6 +79,68 @@ impl Connector for DirectConnector {
     }
 }
 
+/// Which node of the cluster a client sends its next attempt to, and which node its last
+/// attempt went to: the part of client state that every adapter has.
+#[derive(Debug, Clone)]
+pub struct NodeCursor {
+    nodes: Vec<(String, SocketAddr)>,
+    current: usize,
+    last: Option<usize>,
+}
+
+impl NodeCursor {
+    /// A cursor at node `first` of `nodes`.
+    pub fn new(nodes: Vec<(String, SocketAddr)>, first: usize) -> NodeCursor {
+        let current = first % nodes.len().max(1);
+        NodeCursor {
+            nodes,
+            current,
+            last: None,
+        }
+    }
+
+    /// The node the next attempt goes to ("" without nodes).
+    pub fn id(&self) -> &str {
+        self.nodes.get(self.current).map_or("", |n| n.0.as_str())
+    }
+
+    /// Marks an attempt at the current node and returns its address; `None` without nodes.
+    pub fn attempt(&mut self) -> Option<SocketAddr> {
+        let addr = self.nodes.get(self.current)?.1;
+        self.last = Some(self.current);
+        Some(addr)
+    }
+
+    /// The node of the last attempt: the one whose answer decided an op, or that did not
+    /// answer.
+    pub fn last(&self) -> Option<&str> {
+        self.last
+            .and_then(|i| self.nodes.get(i))
+            .map(|n| n.0.as_str())
+    }
+
+    /// Moves to node `index` (modulo the node count); whether that is another node.
+    pub fn move_to(&mut self, index: usize) -> bool {
+        let index = index % self.nodes.len().max(1);
+        let moved = index != self.current;
+        self.current = index;
+        moved
+    }
+
+    /// Moves to node `id`, if the cluster has it; whether that is another node.
+    pub fn move_to_id(&mut self, id: &str) -> bool {
+        match self.nodes.iter().position(|(n, _)| n == id) {
+            Some(i) => self.move_to(i),
+            None => false,
+        }
+    }
+
+    /// Moves to the next node.
+    pub fn advance(&mut self) {
+        self.current = (self.current + 1) % self.nodes.len().max(1);
+    }
+}
+
 /// Adapter settings that come from the system spec, beyond the adapter's name.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ClientOptions {
@@ -157,8 +219,8 @@ impl Client {
         }
     }
 
-    /// Sends the next op to node `index` first (a spread client's home node); a connection
-    /// to another node is dropped.
+    /// Sends the next op to node `index` (modulo the node count) first, a spread client's
+    /// home node; a connection to another node is dropped.
     pub fn set_node(&mut self, index: usize) {
         match self {
             Client::JsonlTcp(c) => c.set_node(index),
@@ -182,12 +244,43 @@ impl Client {
             Client::EtcdV3(c) => c.last_node(),
         }
     }
+}
 
-    /// The number of nodes this client knows.
-    pub fn node_count(&self) -> usize {
-        match self {
-            Client::JsonlTcp(c) => c.node_count(),
-            Client::EtcdV3(c) => c.node_count(),
-        }
+#[cfg(test)]
+mod tests {
+    use super::NodeCursor;
+
+    fn cursor(first: usize) -> NodeCursor {
+        let nodes = ["n1", "n2", "n3"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.to_string(), ([10, 0, 0, i as u8 + 1], 7000).into()))
+            .collect();
+        NodeCursor::new(nodes, first)
+    }
+
+    #[test]
+    fn a_cursor_remembers_the_node_of_the_last_attempt_not_where_it_moved_since() {
+        let mut c = cursor(4);
+        assert_eq!((c.id(), c.last()), ("n2", None));
+        assert_eq!(c.attempt(), Some(([10, 0, 0, 2], 7000).into()));
+        c.advance();
+        assert_eq!((c.id(), c.last()), ("n3", Some("n2")));
+        assert!(!c.move_to(5), "5 mod 3 is where it is");
+        assert!(c.move_to(3));
+        assert_eq!(c.id(), "n1");
+        assert!(c.move_to_id("n3"));
+        assert!(!c.move_to_id("n3"));
+        assert!(!c.move_to_id("n9"), "an unknown hint does not move it");
+        assert_eq!(c.id(), "n3");
+    }
+
+    #[test]
+    fn a_cursor_without_nodes_attempts_nothing() {
+        let mut c = NodeCursor::new(Vec::new(), 3);
+        assert_eq!(c.attempt(), None);
+        assert_eq!((c.id(), c.last()), ("", None));
+        c.advance();
+        assert!(!c.move_to(2));
     }
 }
