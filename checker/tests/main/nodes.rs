@@ -44,7 +44,8 @@ fn with_nodes(text: &str) -> String {
 
 /// An explanation with what nodes add taken out: " via nX" and the closing nodes sentence.
 fn strip_nodes(text: &str) -> String {
-    text.lines()
+    // `split`, not `lines`: a trailing newline is kept.
+    text.split('\n')
         .map(|l| {
             let mut l = match l.find(". The read was ") {
                 Some(at) => l[..at].to_string(),
