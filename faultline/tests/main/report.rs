@@ -346,16 +346,28 @@ fn a_100k_op_page_is_summarised_zoomed_out_and_shows_bars_zoomed_in() {
     screenshot(&path, "sample-100k");
     // Eight wheel steps in: few enough ops in view to draw each one.
     let probe = path.with_extension("zoom.html");
-    let html = page.replace(
+    // Animation frames are timers here: headless Chromium's virtual time always runs timers,
+    // while a frame on a loaded machine could come after the DOM was dumped.
+    let html = page.replacen(
+        "<head>",
+        "<head><script>window.requestAnimationFrame=function(f){return setTimeout(f,16);};</script>",
+        1,
+    );
+    assert!(
+        html.contains("requestAnimationFrame=function"),
+        "the page has a <head>"
+    );
+    let html = html.replace(
         "</body></html>",
-        "<script>var c=document.getElementById('fl-canvas'),r=c.getBoundingClientRect();\
+        "<script>window.addEventListener('load',function(){\
+         var c=document.getElementById('fl-canvas'),r=c.getBoundingClientRect();\
          for(var k=0;k<8;k++)c.dispatchEvent(new WheelEvent('wheel',{deltaY:-600,\
-         clientX:r.left+400,clientY:r.top+100,bubbles:true,cancelable:true}));</script>\
+         clientX:r.left+400,clientY:r.top+100,bubbles:true,cancelable:true}));});</script>\
          </body></html>",
     );
     std::fs::write(&probe, html).unwrap();
-    // The zoom redraws in an animation frame; on a loaded machine headless Chromium can dump the
-    // DOM before that frame ran, so the probe is tried again with a longer budget.
+    // The wheel steps wait for the page's load (its layout gives the canvas its size); the
+    // probe is tried again with a longer budget should the machine be slower still.
     let mut mode = None;
     for budget_ms in [2_000, 4_000, 8_000] {
         let dom = browser::dump_dom_after(&probe, budget_ms).unwrap_or_else(|e| panic!("{e:#}"));
