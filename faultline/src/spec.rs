@@ -11,6 +11,7 @@
 //! | `{peers}`    | every node rendered with the `peer` template, joined by `,`       |
 //! | `{data_dir}` | the node's data directory in the store (kept after the run)      |
 //! | `{bin}`      | the directory of the faultline binary (where `raft-node` is built)|
+//! | `{spec_dir}` | the directory of the spec file (for scripts shipped beside it)    |
 //!
 //! `peer` (default `{id}={ip}:7001`) is how one node appears inside `{peers}`: etcd, for one,
 //! wants `{id}=http://{ip}:2380`. A spec with a missing field, an unknown field or an unknown
@@ -21,7 +22,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Placeholders a template may use.
-pub const PLACEHOLDERS: &[&str] = &["id", "ip", "peers", "data_dir", "bin"];
+pub const PLACEHOLDERS: &[&str] = &["id", "ip", "peers", "data_dir", "bin", "spec_dir"];
 
 /// A parsed, validated system spec.
 #[derive(Debug, Clone, Deserialize)]
@@ -60,6 +61,14 @@ pub struct SystemSpec {
     /// they are skipped.
     #[serde(default)]
     pub append_pattern: Option<String>,
+    /// The directory of the spec file, `{spec_dir}` (absolute after [`SystemSpec::load`]; `.`
+    /// for a spec parsed from text).
+    #[serde(skip, default = "default_spec_dir")]
+    pub dir: PathBuf,
+}
+
+fn default_spec_dir() -> PathBuf {
+    PathBuf::from(".")
 }
 
 fn default_peer() -> String {
@@ -125,6 +134,14 @@ pub enum LeaderEvents {
     None,
 }
 
+impl LeaderEvents {
+    /// Whether the events are sampled by polling the nodes (a probe), rather than announced by
+    /// the nodes themselves: a sampled source can miss a short-lived leader.
+    pub fn sampled(self) -> bool {
+        matches!(self, LeaderEvents::EtcdProbe)
+    }
+}
+
 /// A spec that could not be used: names the file and what is wrong.
 #[derive(Debug)]
 pub struct SpecError {
@@ -161,7 +178,11 @@ impl SystemSpec {
             message,
         };
         let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
-        SystemSpec::parse(&text).map_err(err)
+        let mut spec = SystemSpec::parse(&text).map_err(err)?;
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+        let dir = parent.unwrap_or(Path::new("."));
+        spec.dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        Ok(spec)
     }
 
     /// Parses and validates spec text; the error names the field (and line, for TOML errors).
@@ -214,18 +235,18 @@ impl SystemSpec {
     /// The command line (program and arguments) that starts `node` in a cluster of `all`.
     pub fn start_command(&self, node: &NodeVars, all: &[NodeVars], bin: &Path) -> Vec<String> {
         let peers = self.peers(all, bin);
-        let rendered = render(&self.start, node, &peers, bin);
+        let rendered = render(&self.start, node, &peers, bin, &self.dir);
         rendered.split_whitespace().map(str::to_string).collect()
     }
 
     /// The client address of `node`.
     pub fn client_addr(&self, node: &NodeVars, bin: &Path) -> String {
-        render(&self.client_addr, node, "", bin)
+        render(&self.client_addr, node, "", bin, &self.dir)
     }
 
     fn peers(&self, all: &[NodeVars], bin: &Path) -> String {
         all.iter()
-            .map(|n| render(&self.peer, n, "", bin))
+            .map(|n| render(&self.peer, n, "", bin, &self.dir))
             .collect::<Vec<_>>()
             .join(",")
     }
@@ -252,13 +273,14 @@ fn check_template(template: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn render(template: &str, node: &NodeVars, peers: &str, bin: &Path) -> String {
+fn render(template: &str, node: &NodeVars, peers: &str, bin: &Path, spec_dir: &Path) -> String {
     template
         .replace("{id}", &node.id)
         .replace("{ip}", &node.ip)
         .replace("{peers}", peers)
         .replace("{data_dir}", &node.data_dir.display().to_string())
         .replace("{bin}", &bin.display().to_string())
+        .replace("{spec_dir}", &spec_dir.display().to_string())
 }
 
 /// A valid spec of raft-node, shared by the unit tests of the crate.
@@ -376,6 +398,19 @@ mod tests {
             let e = SystemSpec::parse(&text).unwrap_err();
             assert!(e.contains("append_pattern"), "{e}");
         }
+    }
+
+    #[test]
+    fn spec_dir_is_the_directory_of_the_loaded_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.toml");
+        let text = GOOD.replace("{bin}/raft-node", "{spec_dir}/start.sh");
+        std::fs::write(&path, text).unwrap();
+        let spec = SystemSpec::load(&path).unwrap();
+        let all = nodes();
+        let cmd = spec.start_command(&all[0], &all, Path::new("/b"));
+        let want = std::fs::canonicalize(dir.path()).unwrap().join("start.sh");
+        assert_eq!(cmd[0], want.display().to_string());
     }
 
     #[test]

@@ -305,7 +305,7 @@ pub fn run_scenario(sc: &Scenario, base: &TestConfig) -> ScenarioResult {
     let dir = Some(outcome.run_dir.clone());
     let facts = Facts {
         outcome,
-        sampled_leaders: cfg.spec.leader_events == crate::spec::LeaderEvents::EtcdProbe,
+        sampled_leaders: cfg.spec.leader_events.sampled(),
     };
     if facts.outcome.verdict != Verdict::Valid {
         return finish(

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
-fn require_root() {
+pub(crate) fn require_root() {
     assert!(
         nix::unistd::geteuid().is_root(),
         "the end-to-end tests need root (network namespaces, iptables): run `sudo make test`"
@@ -40,7 +40,7 @@ fn run_test(store: &Path, args: &[&str]) -> (Output, PathBuf) {
 }
 
 /// [`run_test`] for `systems/<spec>.toml`.
-fn run_spec(spec: &str, store: &Path, args: &[&str]) -> (Output, PathBuf) {
+pub(crate) fn run_spec(spec: &str, store: &Path, args: &[&str]) -> (Output, PathBuf) {
     let out = Command::new(bin())
         .arg("test")
         .arg("--system")
@@ -59,13 +59,13 @@ fn run_spec(spec: &str, store: &Path, args: &[&str]) -> (Output, PathBuf) {
     (out, run_dir)
 }
 
-fn results(run_dir: &Path) -> serde_json::Value {
+pub(crate) fn results(run_dir: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(run_dir.join("results.json")).expect("results.json");
     serde_json::from_str(&text).expect("results.json is JSON")
 }
 
 /// PIDs of the nodes the run spawned, from its log (`spawned node=.. pid=..`).
-fn node_pids(run_dir: &Path) -> Vec<u32> {
+pub(crate) fn node_pids(run_dir: &Path) -> Vec<u32> {
     let log = std::fs::read_to_string(run_dir.join("faultline.log")).unwrap_or_default();
     log.lines()
         .filter(|l| l.contains("spawned"))
@@ -95,7 +95,7 @@ fn cmd_out(program: &str, args: &[&str]) -> String {
 }
 
 /// Everything of run `id` still on the machine.
-fn leftovers(id: &str, pids: &[u32]) -> Vec<String> {
+pub(crate) fn leftovers(id: &str, pids: &[u32]) -> Vec<String> {
     let mut left = Vec::new();
     for ns in cmd_out("ip", &["netns", "list"]).lines() {
         if ns.starts_with(&format!("fl-{id}-")) {
@@ -118,14 +118,14 @@ fn leftovers(id: &str, pids: &[u32]) -> Vec<String> {
     left
 }
 
-fn run_id(run_dir: &Path) -> String {
+pub(crate) fn run_id(run_dir: &Path) -> String {
     results(run_dir)["run"]["id"]
         .as_str()
         .expect("run.id")
         .to_string()
 }
 
-fn assert_clean(run_dir: &Path) {
+pub(crate) fn assert_clean(run_dir: &Path) {
     let id = run_id(run_dir);
     let pids = node_pids(run_dir);
     assert!(!pids.is_empty(), "the log names the nodes' PIDs");
@@ -203,7 +203,7 @@ fn hunt(bug: &str, nemesis: &str, extra: &[&str], runs_max: u64) -> Option<(u64,
 
 /// Runs `spec` under `nemesis` with seeds 1, 2, ... until one is invalid; `what` names the
 /// flaw hunted in the printed line.
-fn hunt_spec(
+pub(crate) fn hunt_spec(
     spec: &str,
     what: &str,
     nemesis: &str,
