@@ -1,11 +1,18 @@
 //! Election safety (Raft §5.2, Figure 3): at most one leader per term.
 //!
-//! Input: the JSON lines nodes print, `{"event":"leader","node":"n2","term":3}`
-//! (docs/design.md, "System spec").
-//! Node logs mix these with other output, so lines that are not leader events are skipped; a
-//! line that starts like a leader event but does not parse is an error naming `file:line`.
+//! Input: the JSON lines nodes print, `{"event":"leader","node":"n2","term":3}`, keys in any
+//! order and with any spacing (docs/design.md, "System spec").
+//! Node logs mix these with other output, so lines that are not leader events are skipped: a
+//! line that is not a JSON object, or an object without `"event"`. A line that looks like an
+//! event (it starts with `{` and holds `"event"`) but is not valid JSON, or a leader event
+//! without a string `node` and an integer `term`, is an error naming `file:line`: a node whose
+//! events cannot be read must not be taken for a node that announced nothing.
+//!
+//! A check over no leader events at all has nothing to check: its verdict is unknown, not
+//! valid.
 
-use serde::{Deserialize, Serialize};
+use crate::report::Verdict;
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::sync::Arc;
@@ -60,12 +67,32 @@ impl std::error::Error for ElectionError {
     }
 }
 
-#[derive(Deserialize)]
-struct Raw {
-    event: String,
-    node: Option<String>,
-    term: Option<u64>,
-    time: Option<u64>,
+/// The leader event on one line, if it holds one: `Ok(None)` for a log line, `Err` for a line
+/// that looks like an event but cannot be read as one.
+fn leader_on_line(
+    text: &str,
+) -> Result<Option<(String, u64, Option<u64>)>, Box<dyn std::error::Error + Send + Sync>> {
+    if !text.starts_with('{') {
+        return Ok(None);
+    }
+    let v: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) if text.contains("\"event\"") => return Err(e.into()),
+        Err(_) => return Ok(None),
+    };
+    let Some(event) = v.get("event") else {
+        return Ok(None);
+    };
+    if event.as_str() != Some("leader") {
+        return Ok(None);
+    }
+    let node = v.get("node").and_then(|n| n.as_str());
+    let term = v.get("term").and_then(|t| t.as_u64());
+    let (Some(node), Some(term)) = (node, term) else {
+        return Err("expected a string \"node\" and a non-negative integer \"term\"".into());
+    };
+    let time = v.get("time").and_then(|t| t.as_u64());
+    Ok(Some((node.to_string(), term, time)))
 }
 
 /// Reads the leader events of one log.
@@ -95,21 +122,14 @@ pub fn parse_leader_events<R: BufRead>(
         let bytes = line.map_err(|e| caused(Some("cannot read"), e.into()))?;
         let text = String::from_utf8_lossy(&bytes);
         let text = text.trim();
-        if !text.starts_with("{\"event\"") {
+        let Some((node, term, time)) = leader_on_line(text).map_err(|e| caused(None, e))? else {
             continue;
-        }
-        let raw: Raw = serde_json::from_str(text).map_err(|e| caused(None, e.into()))?;
-        if raw.event != "leader" {
-            continue;
-        }
-        let (Some(node), Some(term)) = (raw.node, raw.term) else {
-            return Err(err("expected fields \"node\" and \"term\"".into()));
         };
         events.push(LeaderEvent {
             node,
             term,
             line: line_no,
-            time: raw.time,
+            time,
             source: source.to_string(),
         });
     }
@@ -127,11 +147,18 @@ pub struct Violation {
     pub second: LeaderEvent,
 }
 
+/// Why an election check over no events is unknown.
+pub const NO_LEADER_EVENTS: &str =
+    "no leader event was seen, so nothing was checked: the nodes printed none that could be read";
+
 /// The result of the election-safety check.
 #[derive(Debug, Clone, Serialize)]
 pub struct ElectionReport {
-    /// At most one leader per term?
-    pub valid: bool,
+    /// At most one leader per term (valid), two in some term (invalid), or no leader event
+    /// at all (unknown: nothing was checked). Serialised as `valid`, as the linearizability
+    /// verdict is.
+    #[serde(rename = "valid")]
+    pub verdict: Verdict,
     /// Terms with a leader.
     pub terms: usize,
     /// Leader events seen.
@@ -157,8 +184,15 @@ pub fn check(events: &[LeaderEvent]) -> ElectionReport {
             }
         }
     }
+    let verdict = if !violations.is_empty() {
+        Verdict::Invalid
+    } else if events.is_empty() {
+        Verdict::Unknown
+    } else {
+        Verdict::Valid
+    };
     ElectionReport {
-        valid: violations.is_empty(),
+        verdict,
         terms: by_term.len(),
         leaders: events.len(),
         violations,
@@ -168,9 +202,16 @@ pub fn check(events: &[LeaderEvent]) -> ElectionReport {
 impl ElectionReport {
     /// The result for a terminal.
     pub fn render_text(&self) -> String {
+        if self.verdict == Verdict::Unknown {
+            return format!("election safety: unknown ({NO_LEADER_EVENTS})\n");
+        }
         let mut out = format!(
             "election safety: {} ({} leader events over {} terms)\n",
-            if self.valid { "valid" } else { "INVALID" },
+            if self.verdict == Verdict::Valid {
+                "valid"
+            } else {
+                "INVALID"
+            },
             self.leaders,
             self.terms
         );
@@ -199,14 +240,14 @@ mod tests {
         let a = "noise\n{\"event\":\"leader\",\"node\":\"n1\",\"term\":1}\n{\"event\":\"role\",\"node\":\"n1\"}\n{\"event\":\"leader\",\"node\":\"n1\",\"term\":1}\n";
         let b = "{\"event\":\"leader\",\"node\":\"n2\",\"term\":2}\n{\"event\":\"leader\",\"node\":\"n2\",\"term\":1}\n";
         let mut ev = parse_leader_events(a.as_bytes(), "n1.log").unwrap();
-        assert!(check(&ev).valid);
+        assert_eq!(check(&ev).verdict, Verdict::Valid);
         ev.extend(
             parse_leader_events(&b.as_bytes()[..b.find('\n').unwrap() + 1], "n2.log").unwrap(),
         );
-        assert!(check(&ev).valid);
+        assert_eq!(check(&ev).verdict, Verdict::Valid);
         ev.extend(parse_leader_events(b.as_bytes(), "n2.log").unwrap());
         let r = check(&ev);
-        assert!(!r.valid);
+        assert_eq!(r.verdict, Verdict::Invalid);
         let text = r.render_text();
         assert!(
             text.contains("term 1: two leaders, n1 (n1.log:2) and n2 (n2.log:2)"),
@@ -236,5 +277,44 @@ mod tests {
             .and_then(|s| s.downcast_ref::<serde_json::Error>())
             .expect("the JSON error is the source");
         assert!(e.to_string().ends_with(&json.to_string()), "{e}");
+    }
+
+    #[test]
+    fn events_are_read_in_any_key_order_and_spacing() {
+        let log = concat!(
+            "{\"node\":\"n1\",\"event\":\"leader\",\"term\":3}\n",
+            "  { \"term\" : 4 , \"event\" : \"leader\", \"node\": \"n2\", \"time\": 9 }\n",
+            "{\"level\":\"info\",\"msg\":\"a JSON log line, no event\"}\n",
+            "{not json and no event key}\n",
+            "{\"node\":\"n1\",\"event\":\"role\",\"role\":\"follower\",\"term\":4}\n",
+        );
+        let ev = parse_leader_events(log.as_bytes(), "n.log").unwrap();
+        let got: Vec<_> = ev.iter().map(|e| (e.node.as_str(), e.term, e.time)).collect();
+        assert_eq!(got, [("n1", 3, None), ("n2", 4, Some(9))]);
+        assert_eq!(check(&ev).verdict, Verdict::Valid);
+        let two = "{\"term\":4,\"node\":\"n1\",\"event\":\"leader\"}\n";
+        let mut more = ev.clone();
+        more.extend(parse_leader_events(two.as_bytes(), "m.log").unwrap());
+        assert_eq!(check(&more).verdict, Verdict::Invalid);
+    }
+
+    #[test]
+    fn an_event_line_in_another_key_order_that_does_not_parse_is_an_error() {
+        let e = parse_leader_events("{\"node\":\"n1\",\"event\":\"leader\",\n".as_bytes(), "a")
+            .unwrap_err();
+        assert!(e.to_string().starts_with("a:1: bad leader event"), "{e}");
+        let e = parse_leader_events("{\"term\":-1,\"event\":\"leader\",\"node\":\"n1\"}".as_bytes(), "b")
+            .unwrap_err();
+        assert!(e.to_string().contains("\"term\""), "{e}");
+    }
+
+    #[test]
+    fn no_events_is_unknown_not_valid() {
+        let ev = parse_leader_events("INFO started\nINFO serving\n".as_bytes(), "n1.log").unwrap();
+        let r = check(&ev);
+        assert_eq!(r.verdict, Verdict::Unknown);
+        assert!(r.render_text().contains("unknown"), "{}", r.render_text());
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["valid"], "unknown");
     }
 }

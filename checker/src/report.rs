@@ -171,6 +171,18 @@ fn counts(history: &History) -> OpCounts {
 }
 
 impl Report {
+    /// Lowers a valid verdict to unknown, for `reason`: a caller that knows the history held
+    /// nothing worth checking (no op was acknowledged, say) says so instead of "valid". An
+    /// invalid verdict stays invalid.
+    pub fn downgrade_to_unknown(&mut self, reason: String) {
+        if self.verdict == Verdict::Valid {
+            self.verdict = Verdict::Unknown;
+            self.valid = Verdict::Unknown;
+            self.verdict_text = Verdict::Unknown.as_str().to_string();
+        }
+        self.unknown_reasons.push(reason);
+    }
+
     pub(crate) fn unchecked(history: &History, model: &str, reason: String) -> Report {
         Report {
             valid: Verdict::Unknown,

@@ -39,16 +39,20 @@ pub fn analyse(cfg: &TestConfig, run_dir: &RunDir, end: RunEnd) -> Result<Outcom
         time_limit: Some(cfg.check_time_limit),
         ..checker::Options::default()
     };
-    let check = checker::check(&history, &opts);
+    let mut check = checker::check(&history, &opts);
+    if check.ops.total > 0 && check.ops.ok == 0 {
+        // Every op failed or timed out: any history of those is linearizable, so "valid"
+        // would say nothing about the system.
+        check.downgrade_to_unknown(format!(
+            "no operation was acknowledged ({} failed, {} indefinite): nothing was checked",
+            check.ops.fail, check.ops.info
+        ));
+    }
     let election = election(cfg, run_dir, &end.nodes)?;
     let figures = figures(&history, end.duration_ns);
     let mut verdict = check.verdict;
     if let Some(e) = &election {
-        verdict = verdict.worst(if e.valid {
-            Verdict::Valid
-        } else {
-            Verdict::Invalid
-        });
+        verdict = verdict.worst(e.verdict);
     }
     if !end.crashes.is_empty() {
         verdict = verdict.worst(Verdict::Invalid);

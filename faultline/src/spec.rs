@@ -75,6 +75,9 @@ fn default_peer() -> String {
     "{id}={ip}:7001".to_string()
 }
 
+/// The longest `ready_timeout_s` a spec may ask for: an hour.
+pub const READY_TIMEOUT_MAX_S: f64 = 3600.0;
+
 fn default_ready_timeout() -> f64 {
     30.0
 }
@@ -225,6 +228,16 @@ impl SystemSpec {
                     p.len()
                 ));
             }
+        }
+        if !(spec.ready_timeout_s.is_finite()
+            && spec.ready_timeout_s > 0.0
+            && spec.ready_timeout_s <= READY_TIMEOUT_MAX_S)
+        {
+            return Err(format!(
+                "field `ready_timeout_s`: expected a number of seconds above 0 and at most \
+                 {READY_TIMEOUT_MAX_S}, found {}",
+                spec.ready_timeout_s
+            ));
         }
         if spec.start.split_whitespace().next().is_none() {
             return Err("field `start`: expected a command, found an empty string".into());
@@ -411,6 +424,17 @@ mod tests {
         let cmd = spec.start_command(&all[0], &all, Path::new("/b"));
         let want = std::fs::canonicalize(dir.path()).unwrap().join("start.sh");
         assert_eq!(cmd[0], want.display().to_string());
+    }
+
+    #[test]
+    fn ready_timeout_must_be_a_positive_finite_number_of_seconds() {
+        for bad in ["-1.0", "0.0", "nan", "inf", "3601.0"] {
+            let text = format!("{GOOD}ready_timeout_s = {bad}\n");
+            let e = SystemSpec::parse(&text).unwrap_err();
+            assert!(e.contains("field `ready_timeout_s`"), "{bad}: {e}");
+        }
+        let text = format!("{GOOD}ready_timeout_s = 0.5\n");
+        assert_eq!(SystemSpec::parse(&text).unwrap().ready_timeout_s, 0.5);
     }
 
     #[test]

@@ -89,7 +89,7 @@ fn election_lines(s: &mut String, election: Option<&ElectionReport>) {
             let first = text.lines().next().unwrap_or("");
             let first = first.strip_prefix("election safety: ").unwrap_or(first);
             s.push_str(&format!("election safety: {first}\n"));
-            if !e.valid {
+            if e.verdict == Verdict::Invalid {
                 for line in text.lines().skip(1) {
                     s.push_str(&format!("  {line}\n"));
                 }

@@ -130,9 +130,7 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode> {
         .map(|(_, r)| r.exit())
         .fold(ExitCode::Valid, ExitCode::worst);
     if let Some(report) = &election {
-        if !report.valid {
-            exit = exit.worst(ExitCode::Invalid);
-        }
+        exit = exit.worst(ExitCode::of(report.verdict));
     }
     if args.json {
         print_json(&results, election.as_ref())?;
@@ -257,8 +255,8 @@ fn check_to_html(
         },
     )];
     let mut exit = results[0].1.exit();
-    if election.as_ref().is_some_and(|e| !e.valid) {
-        exit = exit.worst(ExitCode::Invalid);
+    if let Some(e) = &election {
+        exit = exit.worst(ExitCode::of(e.verdict));
     }
     if args.json {
         print_json(&results, election.as_ref())?;

@@ -10,9 +10,13 @@ use faultline::run::{self, TestConfig};
 use faultline::spec::SystemSpec;
 use std::time::Duration;
 
+/// Most seconds a flag takes: about 31 years, far beyond any run, and far below where
+/// `Duration::from_secs_f64` would overflow.
+const SECONDS_MAX: f64 = 1e9;
+
 fn seconds(flag: &str, v: f64) -> Result<Duration> {
-    if !(v.is_finite() && v > 0.0) {
-        bail!("{flag}: expected a positive number of seconds, found {v}");
+    if !(v.is_finite() && v > 0.0 && v <= SECONDS_MAX) {
+        bail!("{flag}: expected a positive number of seconds up to {SECONDS_MAX}, found {v}");
     }
     Ok(Duration::from_secs_f64(v))
 }

@@ -269,7 +269,7 @@ impl Tail {
             let line: Vec<u8> = self.partial.drain(..=end).collect();
             let text = String::from_utf8_lossy(&line);
             let text = text.trim();
-            if text.starts_with("{\"event\"") {
+            if text.starts_with('{') && text.contains("\"event\"") {
                 lines.push(text.to_string());
             }
         }

@@ -18,8 +18,8 @@ const TEXT_LINES_MAX: usize = 200;
 /// The run's verdict: the worst of linearizability and election safety.
 pub fn overall(check: &Report, election: Option<&ElectionReport>) -> Verdict {
     let e = match election {
-        Some(r) if !r.valid => Verdict::Invalid,
-        _ => Verdict::Valid,
+        Some(r) => r.verdict,
+        None => Verdict::Valid,
     };
     check.verdict.worst(e)
 }
@@ -96,11 +96,7 @@ fn election_row(election: Option<&ElectionReport>, note: Option<&str>) -> String
     let mut s = String::new();
     match election {
         Some(e) => {
-            let v = if e.valid {
-                Verdict::Valid
-            } else {
-                Verdict::Invalid
-            };
+            let v = e.verdict;
             let mut details = format!("{} leader events over {} terms", e.leaders, e.terms);
             for x in &e.violations {
                 let _ = write!(

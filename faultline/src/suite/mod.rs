@@ -323,7 +323,7 @@ pub fn run_scenario(sc: &Scenario, base: &TestConfig) -> ScenarioResult {
 /// Why a run's verdict is not valid, in one line: the anomaly the checker named, two leaders in
 /// a term, or a node that crashed.
 pub fn why_not_valid(o: &Outcome) -> String {
-    let election_ok = !matches!(&o.election, Some(e) if !e.valid);
+    let election_ok = !matches!(&o.election, Some(e) if e.verdict != Verdict::Valid);
     match o
         .check
         .counterexample
