@@ -9,13 +9,14 @@
 //!   the slot continues as the next unused process id (the first is `concurrency`), Jepsen's
 //!   convention: an op whose outcome is unknown may still take effect, so its process must
 //!   never invoke again.
-//! - **Spread clients** ([`ClientMode::Spread`], `--clients spread`). Process `p` has a home node,
+//! - **Spread clients** ([`ClientMode::Spread`], the default). Process `p` has a home node,
 //!   node `p mod N`, as in Jepsen, where each worker is bound to one node: every new op is sent
 //!   there first, and a not-leader answer's hint is followed within that op only. So every node
 //!   carries traffic, and two nodes that both believe they lead both serve reads and writes,
-//!   which is how a split brain shows up in a history. [`ClientMode::Follow`], the default
-//!   for now, keeps the older behaviour: a client stays with whichever node last answered it, moving on only after an
-//!   `info`, so all clients end up at the leader.
+//!   which is how a split brain shows up in a history. [`ClientMode::Follow`]
+//!   (`--clients follow`) keeps the older behaviour for comparison: a client stays with
+//!   whichever node last answered it, moving on only after an `info`, so all clients end up
+//!   at the leader, and a cut-off old leader that keeps answering keeps them all.
 //! - **Recording.** Each op is recorded as invoke + completion the moment it happens; the
 //!   recorder flushes every line (see [`crate::clients::recorder`]).
 
@@ -35,9 +36,9 @@ const UNKNOWN: i64 = i64::MIN;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum ClientMode {
     /// Process `p` sends every new op to node `p mod N` first (Jepsen's binding).
+    #[default]
     Spread,
     /// A client stays with the node that last answered it; it moves on only after an `info`.
-    #[default]
     Follow,
 }
 

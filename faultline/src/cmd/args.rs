@@ -175,7 +175,7 @@ pub struct TestArgs {
     pub check_time_limit: f64,
     /// Where clients send ops: `follow` (a client stays with the node that last answered it)
     /// or `spread` (process p to node p mod N first, hints followed within the op).
-    #[arg(long, value_name = "MODE", value_enum, default_value_t = ClientMode::Follow)]
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = ClientMode::Spread)]
     pub clients: ClientMode,
     /// Print results.json instead of the summary.
     #[arg(long)]
@@ -239,7 +239,7 @@ pub struct SuiteArgs {
     #[arg(long, value_name = "DIR", default_value = "store")]
     pub store: PathBuf,
     /// Where clients send ops (see `faultline test --help`).
-    #[arg(long, value_name = "MODE", value_enum, default_value_t = ClientMode::Follow)]
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = ClientMode::Spread)]
     pub clients: ClientMode,
 }
 
@@ -266,7 +266,7 @@ pub struct BugsArgs {
     #[arg(long, value_name = "DIR", default_value = "store")]
     pub store: PathBuf,
     /// Where clients send ops (see `faultline test --help`).
-    #[arg(long, value_name = "MODE", value_enum, default_value_t = ClientMode::Follow)]
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = ClientMode::Spread)]
     pub clients: ClientMode,
 }
 

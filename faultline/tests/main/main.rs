@@ -13,4 +13,5 @@ mod e2e;
 mod etcd;
 mod names;
 mod report;
+mod splitbrain;
 mod suite;

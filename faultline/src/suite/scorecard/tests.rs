@@ -44,7 +44,7 @@ fn result(name: &'static str, status: Status) -> ScenarioResult {
     }
 }
 
-/// Three catchers: the first two cheap nemesis runs and the first suite scenario.
+/// The first three catchers.
 fn three() -> Vec<Catcher> {
     catchers().into_iter().take(3).collect()
 }
