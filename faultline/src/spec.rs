@@ -239,17 +239,28 @@ impl SystemSpec {
                 spec.ready_timeout_s
             ));
         }
-        if spec.start.split_whitespace().next().is_none() {
-            return Err("field `start`: expected a command, found an empty string".into());
+        match shlex::split(&spec.start) {
+            None => {
+                return Err("field `start`: unclosed quote or unfinished escape".into());
+            }
+            Some(words) if words.is_empty() => {
+                return Err("field `start`: expected a command, found an empty string".into());
+            }
+            Some(_) => {}
         }
         Ok(spec)
     }
 
-    /// The command line (program and arguments) that starts `node` in a cluster of `all`.
+    /// The command line (program and arguments) that starts `node` in a cluster of `all`:
+    /// the rendered `start`, split into words as a POSIX shell would (quotes group words),
+    /// without a shell.
     pub fn start_command(&self, node: &NodeVars, all: &[NodeVars], bin: &Path) -> Vec<String> {
         let peers = self.peers(all, bin);
         let rendered = render(&self.start, node, &peers, bin, &self.dir);
-        rendered.split_whitespace().map(str::to_string).collect()
+        // `parse` checked the template; a placeholder's value with a quote in it (a data dir
+        // named so) is split on whitespace instead of failing the run.
+        shlex::split(&rendered)
+            .unwrap_or_else(|| rendered.split_whitespace().map(str::to_string).collect())
     }
 
     /// The client address of `node`.
@@ -435,6 +446,18 @@ mod tests {
         }
         let text = format!("{GOOD}ready_timeout_s = 0.5\n");
         assert_eq!(SystemSpec::parse(&text).unwrap().ready_timeout_s, 0.5);
+    }
+
+    #[test]
+    fn start_is_split_with_shell_quotes_and_an_unclosed_quote_is_rejected() {
+        let text = GOOD.replace("--data {data_dir}", "--data {data_dir} --name 'two words'");
+        let spec = SystemSpec::parse(&text).unwrap();
+        let all = nodes();
+        let cmd = spec.start_command(&all[0], &all, Path::new("/b"));
+        assert_eq!(cmd.last().unwrap(), "two words");
+        let bad = GOOD.replace("--data {data_dir}", "--data '{data_dir}");
+        let e = SystemSpec::parse(&bad).unwrap_err();
+        assert!(e.contains("field `start`") && e.contains("quote"), "{e}");
     }
 
     #[test]
