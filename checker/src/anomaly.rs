@@ -242,7 +242,7 @@ fn overwritten<'a>(read: &Op, ops: &[&'a Op], v: &Value, after: Option<u64>) -> 
         .filter(|o| matches!(&o.outcome, Outcome::Ok(u) if u != v && *u != Value::Unknown))
         .max_by_key(|o| o.ret)?;
     let text = format!(
-        "a change seen by the {} (ok at line {}), invoked after it and completed before the read",
+        "a change seen by the {} (invoked after it completed, ok at line {})",
         describe_op(seen),
         seen.ret_line.unwrap_or(0)
     );
