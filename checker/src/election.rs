@@ -289,7 +289,10 @@ mod tests {
             "{\"node\":\"n1\",\"event\":\"role\",\"role\":\"follower\",\"term\":4}\n",
         );
         let ev = parse_leader_events(log.as_bytes(), "n.log").unwrap();
-        let got: Vec<_> = ev.iter().map(|e| (e.node.as_str(), e.term, e.time)).collect();
+        let got: Vec<_> = ev
+            .iter()
+            .map(|e| (e.node.as_str(), e.term, e.time))
+            .collect();
         assert_eq!(got, [("n1", 3, None), ("n2", 4, Some(9))]);
         assert_eq!(check(&ev).verdict, Verdict::Valid);
         let two = "{\"term\":4,\"node\":\"n1\",\"event\":\"leader\"}\n";
@@ -303,8 +306,11 @@ mod tests {
         let e = parse_leader_events("{\"node\":\"n1\",\"event\":\"leader\",\n".as_bytes(), "a")
             .unwrap_err();
         assert!(e.to_string().starts_with("a:1: bad leader event"), "{e}");
-        let e = parse_leader_events("{\"term\":-1,\"event\":\"leader\",\"node\":\"n1\"}".as_bytes(), "b")
-            .unwrap_err();
+        let e = parse_leader_events(
+            "{\"term\":-1,\"event\":\"leader\",\"node\":\"n1\"}".as_bytes(),
+            "b",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("\"term\""), "{e}");
     }
 

@@ -90,6 +90,8 @@ pub enum Adapter {
     JsonlTcp,
     /// etcd's v3 JSON gateway over HTTP/1.1 (`crate::clients::adapter::etcd_v3`).
     EtcdV3,
+    /// ZooKeeper's client protocol (`crate::clients::adapter::zookeeper`).
+    Zookeeper,
 }
 
 impl Adapter {
@@ -98,6 +100,7 @@ impl Adapter {
         match self {
             Adapter::JsonlTcp => "jsonl-tcp",
             Adapter::EtcdV3 => "etcd-v3",
+            Adapter::Zookeeper => "zookeeper",
         }
     }
 }
@@ -112,6 +115,12 @@ pub enum Reads {
     /// Reads may be served from a member's local, possibly stale, state (etcd's
     /// `serializable`); a linearizability checker is expected to catch the stale ones.
     Serializable,
+    /// `zookeeper` only: a `sync` before each read, so it sees the leader's committed state as
+    /// of the sync (ZooKeeper's closest to a linearizable read).
+    Sync,
+    /// `zookeeper` only: plain reads, served from the connected server's local state
+    /// (sequentially consistent, possibly stale).
+    Plain,
 }
 
 /// Readiness checks.
@@ -132,6 +141,9 @@ pub enum LeaderEvents {
     /// Sampled by polling every etcd member's status
     /// (`crate::leaders::etcd_probe::leader_probe_loop`).
     EtcdProbe,
+    /// Sampled by polling every ZooKeeper server's `srvr` four-letter word
+    /// (`crate::leaders::zk_probe`).
+    ZookeeperProbe,
     /// None: election safety is reported as not checked.
     #[default]
     None,
@@ -141,7 +153,7 @@ impl LeaderEvents {
     /// Whether the events are sampled by polling the nodes (a probe), rather than announced by
     /// the nodes themselves: a sampled source can miss a short-lived leader.
     pub fn sampled(self) -> bool {
-        matches!(self, LeaderEvents::EtcdProbe)
+        matches!(self, LeaderEvents::EtcdProbe | LeaderEvents::ZookeeperProbe)
     }
 }
 
@@ -211,6 +223,22 @@ impl SystemSpec {
             return Err(format!(
                 "field `reads`: \"serializable\" is only supported by client = \"etcd-v3\", \
                  not {:?}",
+                spec.client.name()
+            ));
+        }
+        let zk_reads = matches!(spec.reads, Reads::Sync | Reads::Plain);
+        if zk_reads != (spec.client == Adapter::Zookeeper) {
+            return Err(format!(
+                "field `reads`: client = \"zookeeper\" needs reads = \"sync\" or \"plain\" (ZooKeeper \
+                 has no linearizable read), and \"sync\" and \"plain\" are for it only; found \
+                 client {:?} with reads {:?}",
+                spec.client.name(),
+                spec.reads
+            ));
+        }
+        if spec.leader_events == LeaderEvents::ZookeeperProbe && spec.client != Adapter::Zookeeper {
+            return Err(format!(
+                "field `leader_events`: \"zookeeper-probe\" needs client = \"zookeeper\", not {:?}",
                 spec.client.name()
             ));
         }
