@@ -400,6 +400,55 @@ mod tests {
     }
 
     #[test]
+    fn parses_the_zookeeper_specs_and_keeps_their_reads_to_them() {
+        for (file, reads) in [
+            ("zookeeper.toml", Reads::Sync),
+            ("zookeeper-plain.toml", Reads::Plain),
+        ] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../systems")
+                .join(file);
+            let spec = SystemSpec::load(&path).unwrap();
+            assert_eq!(spec.client, Adapter::Zookeeper);
+            assert_eq!(spec.reads, reads);
+            assert_eq!(spec.leader_events, LeaderEvents::ZookeeperProbe);
+            assert!(spec.leader_events.sampled());
+            let all = nodes();
+            let cmd = spec.start_command(&all[0], &all, Path::new("/b"));
+            assert!(
+                cmd[0].ends_with("systems/zookeeper/start-node.sh"),
+                "{cmd:?}"
+            );
+            assert_eq!(cmd[1..3], ["n1", "10.1.2.1"]);
+            assert_eq!(cmd[4], "n1=10.1.2.1,n2=10.1.2.2,n3=10.1.2.3");
+            assert_eq!(spec.client_addr(&all[2], Path::new("/b")), "10.1.2.3:2181");
+            // ZooKeeper has no linearizable read to ask for; etcd has no sync or plain.
+            let text = std::fs::read_to_string(&path).unwrap();
+            let default = text.replace(
+                &format!(
+                    "reads = \"{}\"",
+                    if reads == Reads::Sync {
+                        "sync"
+                    } else {
+                        "plain"
+                    }
+                ),
+                "",
+            );
+            let err = SystemSpec::parse(&default).unwrap_err();
+            assert!(err.contains("field `reads`"), "{err}");
+        }
+        let etcd = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../systems/etcd.toml"),
+        )
+        .unwrap();
+        let err = SystemSpec::parse(&etcd.replace("\"linearizable\"", "\"sync\"")).unwrap_err();
+        assert!(err.contains("field `reads`"), "{err}");
+        let err = SystemSpec::parse(&etcd.replace("etcd-probe", "zookeeper-probe")).unwrap_err();
+        assert!(err.contains("field `leader_events`"), "{err}");
+    }
+
+    #[test]
     fn parses_the_etcd_specs() {
         for (file, reads) in [
             ("etcd.toml", Reads::Linearizable),

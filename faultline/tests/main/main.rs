@@ -14,3 +14,4 @@ mod etcd;
 mod names;
 mod report;
 mod suite;
+mod zookeeper;
