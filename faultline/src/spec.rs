@@ -30,10 +30,12 @@ pub const PLACEHOLDERS: &[&str] = &["id", "ip", "peers", "data_dir", "bin", "spe
 pub struct SystemSpec {
     /// The system's name, used in store paths (`store/<name>-<nemesis>/...`).
     pub name: String,
-    /// The client adapter: `jsonl-tcp` (Maelstrom lin-kv bodies over TCP) or `etcd-v3`.
+    /// The client adapter: `jsonl-tcp` (Maelstrom lin-kv bodies over TCP), `etcd-v3` or
+    /// `zookeeper`.
     pub client: Adapter,
-    /// How reads are asked for: `linearizable` (default) or `serializable` (`etcd-v3` only:
-    /// served from a member's local state, so stale reads are allowed by the system itself).
+    /// How reads are asked for: `linearizable` (default), `serializable` (`etcd-v3` only:
+    /// served from a member's local state, so stale reads are allowed by the system itself),
+    /// or `sync` / `plain` (`zookeeper`, which requires one of them).
     #[serde(default)]
     pub reads: Reads,
     /// Command line that starts one node (split on whitespace after rendering).
