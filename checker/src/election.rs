@@ -67,11 +67,14 @@ impl std::error::Error for ElectionError {
     }
 }
 
+/// A leader event read from a line: (node, term, time).
+type LineEvent = (String, u64, Option<u64>);
+
 /// The leader event on one line, if it holds one: `Ok(None)` for a log line, `Err` for a line
 /// that looks like an event but cannot be read as one.
 fn leader_on_line(
     text: &str,
-) -> Result<Option<(String, u64, Option<u64>)>, Box<dyn std::error::Error + Send + Sync>> {
+) -> Result<Option<LineEvent>, Box<dyn std::error::Error + Send + Sync>> {
     if !text.starts_with('{') {
         return Ok(None);
     }

@@ -30,10 +30,12 @@ pub const PLACEHOLDERS: &[&str] = &["id", "ip", "peers", "data_dir", "bin", "spe
 pub struct SystemSpec {
     /// The system's name, used in store paths (`store/<name>-<nemesis>/...`).
     pub name: String,
-    /// The client adapter: `jsonl-tcp` (Maelstrom lin-kv bodies over TCP) or `etcd-v3`.
+    /// The client adapter: `jsonl-tcp` (Maelstrom lin-kv bodies over TCP), `etcd-v3` or
+    /// `zookeeper`.
     pub client: Adapter,
-    /// How reads are asked for: `linearizable` (default) or `serializable` (`etcd-v3` only:
-    /// served from a member's local state, so stale reads are allowed by the system itself).
+    /// How reads are asked for: `linearizable` (default), `serializable` (`etcd-v3` only:
+    /// served from a member's local state, so stale reads are allowed by the system itself),
+    /// or `sync` / `plain` (`zookeeper`, which requires one of them).
     #[serde(default)]
     pub reads: Reads,
     /// Command line that starts one node (split on whitespace after rendering).
@@ -90,6 +92,8 @@ pub enum Adapter {
     JsonlTcp,
     /// etcd's v3 JSON gateway over HTTP/1.1 (`crate::clients::adapter::etcd_v3`).
     EtcdV3,
+    /// ZooKeeper's client protocol (`crate::clients::adapter::zookeeper`).
+    Zookeeper,
 }
 
 impl Adapter {
@@ -98,6 +102,7 @@ impl Adapter {
         match self {
             Adapter::JsonlTcp => "jsonl-tcp",
             Adapter::EtcdV3 => "etcd-v3",
+            Adapter::Zookeeper => "zookeeper",
         }
     }
 }
@@ -112,6 +117,12 @@ pub enum Reads {
     /// Reads may be served from a member's local, possibly stale, state (etcd's
     /// `serializable`); a linearizability checker is expected to catch the stale ones.
     Serializable,
+    /// `zookeeper` only: a `sync` before each read, so it sees the leader's committed state as
+    /// of the sync (ZooKeeper's closest to a linearizable read).
+    Sync,
+    /// `zookeeper` only: plain reads, served from the connected server's local state
+    /// (sequentially consistent, possibly stale).
+    Plain,
 }
 
 /// Readiness checks.
@@ -132,6 +143,9 @@ pub enum LeaderEvents {
     /// Sampled by polling every etcd member's status
     /// (`crate::leaders::etcd_probe::leader_probe_loop`).
     EtcdProbe,
+    /// Sampled by polling every ZooKeeper server's `srvr` four-letter word
+    /// (`crate::leaders::zk_probe`).
+    ZookeeperProbe,
     /// None: election safety is reported as not checked.
     #[default]
     None,
@@ -141,7 +155,7 @@ impl LeaderEvents {
     /// Whether the events are sampled by polling the nodes (a probe), rather than announced by
     /// the nodes themselves: a sampled source can miss a short-lived leader.
     pub fn sampled(self) -> bool {
-        matches!(self, LeaderEvents::EtcdProbe)
+        matches!(self, LeaderEvents::EtcdProbe | LeaderEvents::ZookeeperProbe)
     }
 }
 
@@ -211,6 +225,22 @@ impl SystemSpec {
             return Err(format!(
                 "field `reads`: \"serializable\" is only supported by client = \"etcd-v3\", \
                  not {:?}",
+                spec.client.name()
+            ));
+        }
+        let zk_reads = matches!(spec.reads, Reads::Sync | Reads::Plain);
+        if zk_reads != (spec.client == Adapter::Zookeeper) {
+            return Err(format!(
+                "field `reads`: client = \"zookeeper\" needs reads = \"sync\" or \"plain\" (ZooKeeper \
+                 has no linearizable read), and \"sync\" and \"plain\" are for it only; found \
+                 client {:?} with reads {:?}",
+                spec.client.name(),
+                spec.reads
+            ));
+        }
+        if spec.leader_events == LeaderEvents::ZookeeperProbe && spec.client != Adapter::Zookeeper {
+            return Err(format!(
+                "field `leader_events`: \"zookeeper-probe\" needs client = \"zookeeper\", not {:?}",
                 spec.client.name()
             ));
         }
@@ -380,6 +410,55 @@ mod tests {
         assert!(err.contains("linearizable"), "{err}");
         let err = SystemSpec::parse(&format!("{GOOD}reads = \"serializable\"\n")).unwrap_err();
         assert!(err.contains("field `reads`"), "{err}");
+    }
+
+    #[test]
+    fn parses_the_zookeeper_specs_and_keeps_their_reads_to_them() {
+        for (file, reads) in [
+            ("zookeeper.toml", Reads::Sync),
+            ("zookeeper-plain.toml", Reads::Plain),
+        ] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../systems")
+                .join(file);
+            let spec = SystemSpec::load(&path).unwrap();
+            assert_eq!(spec.client, Adapter::Zookeeper);
+            assert_eq!(spec.reads, reads);
+            assert_eq!(spec.leader_events, LeaderEvents::ZookeeperProbe);
+            assert!(spec.leader_events.sampled());
+            let all = nodes();
+            let cmd = spec.start_command(&all[0], &all, Path::new("/b"));
+            assert!(
+                cmd[0].ends_with("systems/zookeeper/start-node.sh"),
+                "{cmd:?}"
+            );
+            assert_eq!(cmd[1..3], ["n1", "10.1.2.1"]);
+            assert_eq!(cmd[4], "n1=10.1.2.1,n2=10.1.2.2,n3=10.1.2.3");
+            assert_eq!(spec.client_addr(&all[2], Path::new("/b")), "10.1.2.3:2181");
+            // ZooKeeper has no linearizable read to ask for; etcd has no sync or plain.
+            let text = std::fs::read_to_string(&path).unwrap();
+            let default = text.replace(
+                &format!(
+                    "reads = \"{}\"",
+                    if reads == Reads::Sync {
+                        "sync"
+                    } else {
+                        "plain"
+                    }
+                ),
+                "",
+            );
+            let err = SystemSpec::parse(&default).unwrap_err();
+            assert!(err.contains("field `reads`"), "{err}");
+        }
+        let etcd = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../systems/etcd.toml"),
+        )
+        .unwrap();
+        let err = SystemSpec::parse(&etcd.replace("\"linearizable\"", "\"sync\"")).unwrap_err();
+        assert!(err.contains("field `reads`"), "{err}");
+        let err = SystemSpec::parse(&etcd.replace("etcd-probe", "zookeeper-probe")).unwrap_err();
+        assert!(err.contains("field `leader_events`"), "{err}");
     }
 
     #[test]

@@ -54,4 +54,8 @@ impl Connector for NetnsConnector {
             tokio::net::TcpStream::from_std(std)
         })
     }
+
+    fn netns(&self) -> Option<String> {
+        Some(self.netns.clone())
+    }
 }

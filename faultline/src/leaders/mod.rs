@@ -15,6 +15,7 @@
 
 pub mod etcd_probe;
 pub mod sources;
+pub mod zk_probe;
 
 use serde_json::json;
 use std::fs::File;

@@ -3,6 +3,7 @@
 //! member's status, fed into [`LeaderTracker::fed`]), or nowhere.
 
 use super::etcd_probe::{self, CurrentLeader, ProbeEvent};
+use super::zk_probe;
 use super::LeaderTracker;
 use crate::clients::adapter::Connector;
 use crate::run::{say, TestConfig};
@@ -19,7 +20,7 @@ use tokio::task::JoinHandle;
 /// The run's clock: ns since the history was created.
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
-/// How often the etcd probe polls every member's status.
+/// How often a probe (etcd, ZooKeeper) polls every member's status.
 const PROBE_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Starts the tracker `source` calls for, writing `leaders.jsonl`; `None` when the system
@@ -40,7 +41,9 @@ pub fn tracker(
             out,
             Arc::clone(clock),
         )?)),
-        LeaderEvents::EtcdProbe => Some(Arc::new(LeaderTracker::fed(out, Arc::clone(clock))?)),
+        LeaderEvents::EtcdProbe | LeaderEvents::ZookeeperProbe => {
+            Some(Arc::new(LeaderTracker::fed(out, Arc::clone(clock))?))
+        }
         LeaderEvents::None => None,
     })
 }
@@ -63,10 +66,37 @@ impl Probe {
     ) -> Result<Probe> {
         let (stop, stopped) = watch::channel(false);
         let mut probe = Probe { stop, task: None };
+        let ready_timeout = Duration::from_secs_f64(cfg.spec.ready_timeout_s);
+        if cfg.spec.leader_events == LeaderEvents::ZookeeperProbe {
+            let leader = rt
+                .block_on(zk_probe::wait_for_leader(
+                    addrs,
+                    Arc::clone(connector),
+                    ready_timeout,
+                ))
+                .map_err(anyhow::Error::msg)
+                .context("the cluster did not elect a leader")?;
+            say(cfg, &format!("server {leader} leads"));
+            let t = Arc::clone(tracker.expect("a tracker for the probe"));
+            let mut leaders = zk_probe::Leaders::default();
+            probe.task = Some(rt.spawn(zk_probe::probe_loop(
+                addrs.to_vec(),
+                Arc::clone(connector),
+                PROBE_INTERVAL,
+                stopped,
+                move |sample| {
+                    let claim = leaders.observe(&sample);
+                    t.set_current(leaders.current());
+                    if let Some((node, epoch)) = claim {
+                        t.record(&node, epoch);
+                    }
+                },
+            )));
+            return Ok(probe);
+        }
         if cfg.spec.leader_events != LeaderEvents::EtcdProbe {
             return Ok(probe);
         }
-        let ready_timeout = Duration::from_secs_f64(cfg.spec.ready_timeout_s);
         let (leader, _) = rt
             .block_on(etcd_probe::wait_for_leader(
                 addrs,

@@ -15,3 +15,4 @@ mod names;
 mod report;
 mod splitbrain;
 mod suite;
+mod zookeeper;

@@ -277,8 +277,9 @@ fn request(inv: &Invocation, reads: Reads) -> (&'static str, Vec<u8>) {
     let enc = |v: i64| B64.encode(v.to_string());
     let body = match inv.kind {
         OpKind::Read => match reads {
-            Reads::Linearizable => json!({ "key": key }),
-            Reads::Serializable => json!({ "key": key, "serializable": true }),
+            // `sync` and `plain` are ZooKeeper's (the spec refuses them for etcd).
+            Reads::Linearizable | Reads::Sync => json!({ "key": key }),
+            Reads::Serializable | Reads::Plain => json!({ "key": key, "serializable": true }),
         },
         OpKind::Write(v) => json!({ "key": key, "value": enc(v) }),
         OpKind::Cas(from, to) => json!({

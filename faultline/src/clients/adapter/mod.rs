@@ -6,6 +6,7 @@
 
 pub mod etcd_v3;
 pub mod jsonl_tcp;
+pub mod zookeeper;
 
 use std::future::Future;
 use std::io;
@@ -65,6 +66,12 @@ pub trait Connector: Send + Sync {
         &self,
         addr: SocketAddr,
     ) -> Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
+
+    /// The network namespace connections come from, for clients that open their own sockets
+    /// (they must do it from a thread inside it); `None`: the current one.
+    fn netns(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Connects from the current network namespace (loopback tests, the in-memory register).
@@ -161,6 +168,8 @@ pub enum Client {
     JsonlTcp(jsonl_tcp::JsonlTcpClient),
     /// `etcd-v3`.
     EtcdV3(etcd_v3::EtcdV3Client),
+    /// `zookeeper`.
+    Zookeeper(zookeeper::ZookeeperClient),
 }
 
 impl Client {
@@ -200,6 +209,13 @@ impl Client {
                 timeout,
                 options.reads,
             )),
+            crate::spec::Adapter::Zookeeper => Client::Zookeeper(zookeeper::ZookeeperClient::new(
+                nodes,
+                first,
+                connector,
+                timeout,
+                options.reads,
+            )),
         }
     }
 
@@ -208,6 +224,7 @@ impl Client {
         match self {
             Client::JsonlTcp(c) => c.invoke(inv).await,
             Client::EtcdV3(c) => c.invoke(inv).await,
+            Client::Zookeeper(c) => c.invoke(inv).await,
         }
     }
 
@@ -216,6 +233,7 @@ impl Client {
         match self {
             Client::JsonlTcp(c) => c.rotate(),
             Client::EtcdV3(c) => c.rotate(),
+            Client::Zookeeper(c) => c.rotate(),
         }
     }
 
@@ -225,6 +243,7 @@ impl Client {
         match self {
             Client::JsonlTcp(c) => c.set_node(index),
             Client::EtcdV3(c) => c.set_node(index),
+            Client::Zookeeper(c) => c.set_node(index),
         }
     }
 
@@ -233,6 +252,7 @@ impl Client {
         match self {
             Client::JsonlTcp(c) => c.node(),
             Client::EtcdV3(c) => c.node(),
+            Client::Zookeeper(c) => c.node(),
         }
     }
 
@@ -242,6 +262,7 @@ impl Client {
         match self {
             Client::JsonlTcp(c) => c.last_node(),
             Client::EtcdV3(c) => c.last_node(),
+            Client::Zookeeper(c) => c.last_node(),
         }
     }
 }
