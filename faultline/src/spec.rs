@@ -90,6 +90,8 @@ pub enum Adapter {
     JsonlTcp,
     /// etcd's v3 JSON gateway over HTTP/1.1 (`crate::clients::adapter::etcd_v3`).
     EtcdV3,
+    /// Redis with Sentinel, RESP2 (`crate::clients::adapter::redis`).
+    Redis,
 }
 
 impl Adapter {
@@ -98,6 +100,7 @@ impl Adapter {
         match self {
             Adapter::JsonlTcp => "jsonl-tcp",
             Adapter::EtcdV3 => "etcd-v3",
+            Adapter::Redis => "redis",
         }
     }
 }
@@ -132,6 +135,9 @@ pub enum LeaderEvents {
     /// Sampled by polling every etcd member's status
     /// (`crate::leaders::etcd_probe::leader_probe_loop`).
     EtcdProbe,
+    /// Sampled by polling every sentinel's `SENTINEL MASTER`
+    /// (`crate::leaders::redis_probe`).
+    RedisSentinel,
     /// None: election safety is reported as not checked.
     #[default]
     None,
@@ -141,7 +147,7 @@ impl LeaderEvents {
     /// Whether the events are sampled by polling the nodes (a probe), rather than announced by
     /// the nodes themselves: a sampled source can miss a short-lived leader.
     pub fn sampled(self) -> bool {
-        matches!(self, LeaderEvents::EtcdProbe)
+        matches!(self, LeaderEvents::EtcdProbe | LeaderEvents::RedisSentinel)
     }
 }
 
@@ -217,6 +223,12 @@ impl SystemSpec {
         if spec.leader_events == LeaderEvents::EtcdProbe && spec.client != Adapter::EtcdV3 {
             return Err(format!(
                 "field `leader_events`: \"etcd-probe\" needs client = \"etcd-v3\", not {:?}",
+                spec.client.name()
+            ));
+        }
+        if spec.leader_events == LeaderEvents::RedisSentinel && spec.client != Adapter::Redis {
+            return Err(format!(
+                "field `leader_events`: \"redis-sentinel\" needs client = \"redis\", not {:?}",
                 spec.client.name()
             ));
         }

@@ -6,6 +6,7 @@
 
 pub mod etcd_v3;
 pub mod jsonl_tcp;
+pub mod redis;
 
 use std::future::Future;
 use std::io;
@@ -161,6 +162,8 @@ pub enum Client {
     JsonlTcp(jsonl_tcp::JsonlTcpClient),
     /// `etcd-v3`.
     EtcdV3(etcd_v3::EtcdV3Client),
+    /// `redis`.
+    Redis(redis::RedisClient),
 }
 
 impl Client {
@@ -200,6 +203,9 @@ impl Client {
                 timeout,
                 options.reads,
             )),
+            crate::spec::Adapter::Redis => Client::Redis(redis::RedisClient::new(
+                nodes, first, connector, timeout,
+            )),
         }
     }
 
@@ -208,6 +214,7 @@ impl Client {
         match self {
             Client::JsonlTcp(c) => c.invoke(inv).await,
             Client::EtcdV3(c) => c.invoke(inv).await,
+            Client::Redis(c) => c.invoke(inv).await,
         }
     }
 
@@ -216,6 +223,7 @@ impl Client {
         match self {
             Client::JsonlTcp(c) => c.rotate(),
             Client::EtcdV3(c) => c.rotate(),
+            Client::Redis(c) => c.rotate(),
         }
     }
 
@@ -225,6 +233,7 @@ impl Client {
         match self {
             Client::JsonlTcp(c) => c.set_node(index),
             Client::EtcdV3(c) => c.set_node(index),
+            Client::Redis(c) => c.set_node(index),
         }
     }
 
@@ -233,6 +242,7 @@ impl Client {
         match self {
             Client::JsonlTcp(c) => c.node(),
             Client::EtcdV3(c) => c.node(),
+            Client::Redis(c) => c.node(),
         }
     }
 
@@ -242,6 +252,7 @@ impl Client {
         match self {
             Client::JsonlTcp(c) => c.last_node(),
             Client::EtcdV3(c) => c.last_node(),
+            Client::Redis(c) => c.last_node(),
         }
     }
 }
