@@ -133,7 +133,9 @@ fn election(
     let sources: Vec<(std::path::PathBuf, String)> = match cfg.spec.leader_events {
         LeaderEvents::None => return Ok(None),
         // Sampled by the probe during the run (see leaders::etcd_probe).
-        LeaderEvents::EtcdProbe | LeaderEvents::RedisSentinel => vec![(run_dir.leaders(), store::LEADERS.to_string())],
+        LeaderEvents::EtcdProbe | LeaderEvents::RedisSentinel => {
+            vec![(run_dir.leaders(), store::LEADERS.to_string())]
+        }
         LeaderEvents::StdoutJsonl => nodes
             .iter()
             .map(|n| (run_dir.node_log(n), store::node_log_name(n)))

@@ -48,9 +48,7 @@ pub fn parse_master(frame: &OwnedFrame) -> Result<MasterView, String> {
     }
     let get = |k: &str| fields.get(k).ok_or_else(|| format!("no {k} in the reply"));
     let num = |k: &str| -> Result<u64, String> {
-        get(k)?
-            .parse()
-            .map_err(|_| format!("{k} is not a number"))
+        get(k)?.parse().map_err(|_| format!("{k} is not a number"))
     };
     let ip = get("ip")?;
     let addr = format!("{ip}:{}", get("port")?)
@@ -171,7 +169,13 @@ pub async fn probe_loop(
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticks.tick().await;
-                let r = ask(connector.as_ref(), &mut conn, addr, Instant::now() + timeout).await;
+                let r = ask(
+                    connector.as_ref(),
+                    &mut conn,
+                    addr,
+                    Instant::now() + timeout,
+                )
+                .await;
                 if tx.send((i, r)).await.is_err() {
                     return;
                 }
@@ -208,8 +212,20 @@ mod tests {
     fn parses_a_sentinel_master_reply() {
         let reply = OwnedFrame::Array(
             [
-                "name", "fl", "ip", "10.0.0.2", "port", "6379", "flags", "master",
-                "num-slaves", "2", "num-other-sentinels", "2", "config-epoch", "3",
+                "name",
+                "fl",
+                "ip",
+                "10.0.0.2",
+                "port",
+                "6379",
+                "flags",
+                "master",
+                "num-slaves",
+                "2",
+                "num-other-sentinels",
+                "2",
+                "config-epoch",
+                "3",
             ]
             .iter()
             .map(|s| bulk(s))

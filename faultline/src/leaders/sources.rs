@@ -41,7 +41,9 @@ pub fn tracker(
             out,
             Arc::clone(clock),
         )?)),
-        LeaderEvents::EtcdProbe | LeaderEvents::RedisSentinel => Some(Arc::new(LeaderTracker::fed(out, Arc::clone(clock))?)),
+        LeaderEvents::EtcdProbe | LeaderEvents::RedisSentinel => {
+            Some(Arc::new(LeaderTracker::fed(out, Arc::clone(clock))?))
+        }
         LeaderEvents::None => None,
     })
 }

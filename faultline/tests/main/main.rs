@@ -12,5 +12,6 @@ mod cli;
 mod e2e;
 mod etcd;
 mod names;
+mod redis;
 mod report;
 mod suite;

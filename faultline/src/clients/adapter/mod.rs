@@ -203,9 +203,9 @@ impl Client {
                 timeout,
                 options.reads,
             )),
-            crate::spec::Adapter::Redis => Client::Redis(redis::RedisClient::new(
-                nodes, first, connector, timeout,
-            )),
+            crate::spec::Adapter::Redis => {
+                Client::Redis(redis::RedisClient::new(nodes, first, connector, timeout))
+            }
         }
     }
 

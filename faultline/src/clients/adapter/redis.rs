@@ -163,10 +163,7 @@ fn master_addr(frame: &OwnedFrame) -> Result<SocketAddr, String> {
     let OwnedFrame::Array(items) = frame else {
         return Err(format!("sentinel: unexpected reply {frame:?}"));
     };
-    let (Some(ip), Some(port)) = (
-        items.first().and_then(text),
-        items.get(1).and_then(text),
-    ) else {
+    let (Some(ip), Some(port)) = (items.first().and_then(text), items.get(1).and_then(text)) else {
         return Err(format!("sentinel: unexpected reply {frame:?}"));
     };
     let ip: IpAddr = ip.parse().map_err(|_| format!("sentinel: bad ip {ip:?}"))?;
@@ -259,7 +256,11 @@ impl RedisClient {
                 }
             }
             let conn = self.sentinel.as_mut().expect("opened above");
-            let args: [&[u8]; 3] = [b"SENTINEL", b"get-master-addr-by-name", MASTER_NAME.as_bytes()];
+            let args: [&[u8]; 3] = [
+                b"SENTINEL",
+                b"get-master-addr-by-name",
+                MASTER_NAME.as_bytes(),
+            ];
             match conn.call(&args, deadline).await {
                 Ok(frame) => match master_addr(&frame) {
                     Ok(a) => return Ok(a),
@@ -273,7 +274,10 @@ impl RedisClient {
                 break;
             }
         }
-        Err(format!("no master from the sentinels: {}", errors.join("; ")))
+        Err(format!(
+            "no master from the sentinels: {}",
+            errors.join("; ")
+        ))
     }
 
     /// Runs one operation to completion.
@@ -393,12 +397,16 @@ mod tests {
             classify(&write, &OwnedFrame::SimpleString(b"OK".to_vec())),
             Completion::Ok(None)
         );
-        assert_eq!(classify(&cas, &OwnedFrame::Integer(1)), Completion::Ok(None));
+        assert_eq!(
+            classify(&cas, &OwnedFrame::Integer(1)),
+            Completion::Ok(None)
+        );
         assert!(matches!(
             classify(&cas, &OwnedFrame::Integer(0)),
             Completion::Fail(_)
         ));
-        let readonly = OwnedFrame::Error("READONLY You can't write against a read only replica.".into());
+        let readonly =
+            OwnedFrame::Error("READONLY You can't write against a read only replica.".into());
         assert!(matches!(classify(&write, &readonly), Completion::Fail(_)));
         let other = OwnedFrame::Error("ERR something".into());
         assert!(matches!(classify(&write, &other), Completion::Info(_)));
