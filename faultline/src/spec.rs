@@ -409,6 +409,24 @@ mod tests {
     }
 
     #[test]
+    fn parses_the_redis_spec_and_ties_its_probe_to_its_adapter() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../systems/redis-sentinel.toml");
+        let spec = SystemSpec::load(&path).unwrap();
+        assert_eq!(spec.client, Adapter::Redis);
+        assert_eq!(spec.leader_events, LeaderEvents::RedisSentinel);
+        assert!(spec.leader_events.sampled());
+        let all = nodes();
+        let cmd = spec.start_command(&all[0], &all, Path::new("/b"));
+        assert!(cmd[0].ends_with("/redis/start-node.sh"), "{cmd:?}");
+        assert_eq!(&cmd[1..3], ["n1", "10.1.2.1"]);
+        assert_eq!(cmd[4], "n1=10.1.2.1,n2=10.1.2.2,n3=10.1.2.3");
+        assert_eq!(spec.client_addr(&all[2], Path::new("/b")), "10.1.2.3:26379");
+        let other = GOOD.replace("\"stdout-jsonl\"", "\"redis-sentinel\"");
+        let err = SystemSpec::parse(&other).unwrap_err();
+        assert!(err.contains("needs client = \"redis\""), "{err}");
+    }
+
+    #[test]
     fn append_pattern_is_optional_and_bounded() {
         let base =
             "name = \"x\"\nclient = \"jsonl-tcp\"\nstart = \"x\"\nclient_addr = \"{ip}:1\"\n";

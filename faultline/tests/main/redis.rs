@@ -18,8 +18,9 @@ fn require_redis() {
     }
 }
 
-/// PIDs of live processes whose command line names a file under `run_dir` (the nodes' config
-/// files are in their data dirs there): every redis-server and redis-sentinel of the run.
+/// Live processes whose working directory is under `run_dir`: every redis-server and
+/// redis-sentinel of the run (both chdir to their node's data dir, the config's `dir`; their
+/// command lines are rewritten by Redis to `redis-sentinel IP:PORT [sentinel]`).
 fn processes_of(run_dir: &Path) -> Vec<String> {
     let needle = run_dir.to_string_lossy().into_owned();
     let mut found = Vec::new();
@@ -28,9 +29,10 @@ fn processes_of(run_dir: &Path) -> Vec<String> {
         if !name.bytes().all(|b| b.is_ascii_digit()) {
             continue;
         }
-        let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) else {
+        let Ok(cwd) = std::fs::read_link(entry.path().join("cwd")) else {
             continue;
         };
+        let cmd = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
         let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
         let zombie = std::fs::read_to_string(entry.path().join("stat"))
             .map(|s| {
@@ -41,7 +43,7 @@ fn processes_of(run_dir: &Path) -> Vec<String> {
                     .starts_with('Z')
             })
             .unwrap_or(true);
-        if cmd.contains(&needle) && !zombie {
+        if cwd.to_string_lossy().starts_with(needle.as_str()) && !zombie {
             found.push(format!("{name}: {cmd}"));
         }
     }
@@ -53,6 +55,17 @@ fn processes_of(run_dir: &Path) -> Vec<String> {
 fn a_healthy_redis_run_is_valid_and_leaves_no_redis_process() {
     let _g = setup();
     require_redis();
+    // The leftover check sees a process by its working directory.
+    let probe_dir = tempfile::tempdir().unwrap();
+    let mut sleeper = Command::new("sleep")
+        .arg("30")
+        .current_dir(probe_dir.path())
+        .spawn()
+        .expect("spawn sleep");
+    let seen = processes_of(&std::fs::canonicalize(probe_dir.path()).unwrap());
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    assert_eq!(seen.len(), 1, "{seen:?}");
     let store = tempfile::tempdir().unwrap();
     let (out, dir) = run_spec(
         "redis-sentinel",
