@@ -3,6 +3,7 @@
 #   make test-kill / test-pause / test-mix   the same under other nemeses
 #   make test-etcd        a 5-member etcd under partitions (~60 s)
 #   make test-zookeeper   a 3-server ZooKeeper (sync reads) under partitions (~60 s)
+#   make test-redis       3 Redis nodes with Sentinel under isolate-leader (~60 s)
 #   make test-suite       the Raft lab scenarios on raft-register (~2.5 min)
 #   make test-bugs        the planted-bug scorecard (`faultline bugs`, up to ~1 h)
 #   make test          fmt, clippy, every test (unit, property, simulation, end-to-end)
@@ -16,7 +17,8 @@ JOBS ?= 2
 SYSTEM_TOOLS := ip:iproute2 iptables:iptables chromium:chromium
 
 .PHONY: test test-root deps build release fmt clippy unit bench-check bench-harness bench-node \
-	run-deps test-partition test-kill test-pause test-mix test-etcd test-zookeeper test-suite test-bugs fuzz
+	run-deps test-partition test-kill test-pause test-mix test-etcd test-zookeeper test-redis test-suite \
+	test-bugs fuzz
 
 # Flags of the `make test-*` runs; e.g. `make test-partition RUN_FLAGS="--seed 7"`.
 RUN_FLAGS ?=
@@ -52,6 +54,9 @@ test-etcd: run-deps release
 test-zookeeper: run-deps release
 	@scripts/ensure-zookeeper.sh
 	$(FAULTLINE) test --system systems/zookeeper.toml --nodes 3 --nemesis partition --clients spread --time-limit 60 $(RUN_FLAGS)
+test-redis: run-deps release
+	@scripts/ensure-redis.sh
+	$(FAULTLINE) test --system systems/redis-sentinel.toml --nodes 3 --nemesis isolate-leader --clients spread --time-limit 60 $(RUN_FLAGS)
 
 test: test-root deps fmt clippy unit
 
@@ -60,12 +65,14 @@ test-root:
 	@[ "$$(id -u)" -eq 0 ] || { echo "faultline: make test runs tests that need root (network namespaces, iptables): run sudo make test (cargo test runs the tests that need no root)" >&2; exit 2; }
 
 # System tools of the end-to-end tests (iproute2, iptables), of the report's browser tests
-# (chromium) etcd for the etcd tests (Debian's etcd-server) and ZooKeeper with Java for the ZooKeeper
-# tests: installed when missing.
+# (chromium), etcd for the etcd tests (Debian's etcd-server), ZooKeeper with Java for the
+# ZooKeeper tests and Redis for the redis tests (redis-server, redis-sentinel): installed when
+# missing.
 deps:
 	@scripts/ensure-deps.sh $(SYSTEM_TOOLS)
 	@scripts/ensure-etcd.sh
 	@scripts/ensure-zookeeper.sh
+	@scripts/ensure-redis.sh
 
 fmt:
 	$(CARGO) fmt --all --check

@@ -133,7 +133,7 @@ fn election(
     let sources: Vec<(std::path::PathBuf, String)> = match cfg.spec.leader_events {
         LeaderEvents::None => return Ok(None),
         // Sampled by the probe during the run (see leaders::etcd_probe).
-        LeaderEvents::EtcdProbe | LeaderEvents::ZookeeperProbe => {
+        LeaderEvents::EtcdProbe | LeaderEvents::ZookeeperProbe | LeaderEvents::RedisSentinel => {
             vec![(run_dir.leaders(), store::LEADERS.to_string())]
         }
         LeaderEvents::StdoutJsonl => nodes

@@ -94,6 +94,8 @@ pub enum Adapter {
     EtcdV3,
     /// ZooKeeper's client protocol (`crate::clients::adapter::zookeeper`).
     Zookeeper,
+    /// Redis with Sentinel, RESP2 (`crate::clients::adapter::redis`).
+    Redis,
 }
 
 impl Adapter {
@@ -103,6 +105,7 @@ impl Adapter {
             Adapter::JsonlTcp => "jsonl-tcp",
             Adapter::EtcdV3 => "etcd-v3",
             Adapter::Zookeeper => "zookeeper",
+            Adapter::Redis => "redis",
         }
     }
 }
@@ -146,6 +149,9 @@ pub enum LeaderEvents {
     /// Sampled by polling every ZooKeeper server's `srvr` four-letter word
     /// (`crate::leaders::zk_probe`).
     ZookeeperProbe,
+    /// Sampled by polling every sentinel's `SENTINEL MASTER`
+    /// (`crate::leaders::redis_probe`).
+    RedisSentinel,
     /// None: election safety is reported as not checked.
     #[default]
     None,
@@ -155,7 +161,10 @@ impl LeaderEvents {
     /// Whether the events are sampled by polling the nodes (a probe), rather than announced by
     /// the nodes themselves: a sampled source can miss a short-lived leader.
     pub fn sampled(self) -> bool {
-        matches!(self, LeaderEvents::EtcdProbe | LeaderEvents::ZookeeperProbe)
+        matches!(
+            self,
+            LeaderEvents::EtcdProbe | LeaderEvents::ZookeeperProbe | LeaderEvents::RedisSentinel
+        )
     }
 }
 
@@ -247,6 +256,12 @@ impl SystemSpec {
         if spec.leader_events == LeaderEvents::EtcdProbe && spec.client != Adapter::EtcdV3 {
             return Err(format!(
                 "field `leader_events`: \"etcd-probe\" needs client = \"etcd-v3\", not {:?}",
+                spec.client.name()
+            ));
+        }
+        if spec.leader_events == LeaderEvents::RedisSentinel && spec.client != Adapter::Redis {
+            return Err(format!(
+                "field `leader_events`: \"redis-sentinel\" needs client = \"redis\", not {:?}",
                 spec.client.name()
             ));
         }
@@ -484,6 +499,24 @@ mod tests {
             );
             assert_eq!(spec.client_addr(&all[2], Path::new("/b")), "10.1.2.3:2379");
         }
+    }
+
+    #[test]
+    fn parses_the_redis_spec_and_ties_its_probe_to_its_adapter() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../systems/redis-sentinel.toml");
+        let spec = SystemSpec::load(&path).unwrap();
+        assert_eq!(spec.client, Adapter::Redis);
+        assert_eq!(spec.leader_events, LeaderEvents::RedisSentinel);
+        assert!(spec.leader_events.sampled());
+        let all = nodes();
+        let cmd = spec.start_command(&all[0], &all, Path::new("/b"));
+        assert!(cmd[0].ends_with("/redis/start-node.sh"), "{cmd:?}");
+        assert_eq!(&cmd[1..3], ["n1", "10.1.2.1"]);
+        assert_eq!(cmd[4], "n1=10.1.2.1,n2=10.1.2.2,n3=10.1.2.3");
+        assert_eq!(spec.client_addr(&all[2], Path::new("/b")), "10.1.2.3:26379");
+        let other = GOOD.replace("\"stdout-jsonl\"", "\"redis-sentinel\"");
+        let err = SystemSpec::parse(&other).unwrap_err();
+        assert!(err.contains("needs client = \"redis\""), "{err}");
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! announced another role in the same or a later term (it stepped down).
 
 pub mod etcd_probe;
+pub mod redis_probe;
 pub mod sources;
 pub mod zk_probe;
 

@@ -3,6 +3,7 @@
 //! member's status, fed into [`LeaderTracker::fed`]), or nowhere.
 
 use super::etcd_probe::{self, CurrentLeader, ProbeEvent};
+use super::redis_probe;
 use super::zk_probe;
 use super::LeaderTracker;
 use crate::clients::adapter::Connector;
@@ -41,7 +42,7 @@ pub fn tracker(
             out,
             Arc::clone(clock),
         )?)),
-        LeaderEvents::EtcdProbe | LeaderEvents::ZookeeperProbe => {
+        LeaderEvents::EtcdProbe | LeaderEvents::ZookeeperProbe | LeaderEvents::RedisSentinel => {
             Some(Arc::new(LeaderTracker::fed(out, Arc::clone(clock))?))
         }
         LeaderEvents::None => None,
@@ -67,6 +68,36 @@ impl Probe {
         let (stop, stopped) = watch::channel(false);
         let mut probe = Probe { stop, task: None };
         let ready_timeout = Duration::from_secs_f64(cfg.spec.ready_timeout_s);
+        if cfg.spec.leader_events == LeaderEvents::RedisSentinel {
+            let master = rt
+                .block_on(redis_probe::wait_ready(
+                    addrs,
+                    Arc::clone(connector),
+                    ready_timeout,
+                ))
+                .map_err(anyhow::Error::msg)
+                .context("the sentinels did not agree on a master")?;
+            say(cfg, &format!("every sentinel names master {master}"));
+            let t = Arc::clone(tracker.expect("a tracker for the probe"));
+            let mut current = redis_probe::CurrentMaster::default();
+            let mut seen = std::collections::BTreeSet::new();
+            probe.task = Some(rt.spawn(redis_probe::probe_loop(
+                addrs.to_vec(),
+                Arc::clone(connector),
+                PROBE_INTERVAL,
+                stopped,
+                move |sentinel, named| {
+                    current.observe(sentinel, named.clone());
+                    t.set_current(current.current());
+                    if let Some((master, epoch)) = named {
+                        if seen.insert((sentinel.to_string(), master.clone(), epoch)) {
+                            t.record(&master, epoch);
+                        }
+                    }
+                },
+            )));
+            return Ok(probe);
+        }
         if cfg.spec.leader_events == LeaderEvents::ZookeeperProbe {
             let leader = rt
                 .block_on(zk_probe::wait_for_leader(

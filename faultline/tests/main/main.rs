@@ -12,6 +12,7 @@ mod cli;
 mod e2e;
 mod etcd;
 mod names;
+mod redis;
 mod report;
 mod splitbrain;
 mod suite;

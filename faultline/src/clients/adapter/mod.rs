@@ -6,6 +6,7 @@
 
 pub mod etcd_v3;
 pub mod jsonl_tcp;
+pub mod redis;
 pub mod zookeeper;
 
 use std::future::Future;
@@ -170,6 +171,8 @@ pub enum Client {
     EtcdV3(etcd_v3::EtcdV3Client),
     /// `zookeeper`.
     Zookeeper(zookeeper::ZookeeperClient),
+    /// `redis`.
+    Redis(redis::RedisClient),
 }
 
 impl Client {
@@ -216,6 +219,9 @@ impl Client {
                 timeout,
                 options.reads,
             )),
+            crate::spec::Adapter::Redis => {
+                Client::Redis(redis::RedisClient::new(nodes, first, connector, timeout))
+            }
         }
     }
 
@@ -225,6 +231,7 @@ impl Client {
             Client::JsonlTcp(c) => c.invoke(inv).await,
             Client::EtcdV3(c) => c.invoke(inv).await,
             Client::Zookeeper(c) => c.invoke(inv).await,
+            Client::Redis(c) => c.invoke(inv).await,
         }
     }
 
@@ -234,6 +241,7 @@ impl Client {
             Client::JsonlTcp(c) => c.rotate(),
             Client::EtcdV3(c) => c.rotate(),
             Client::Zookeeper(c) => c.rotate(),
+            Client::Redis(c) => c.rotate(),
         }
     }
 
@@ -244,6 +252,7 @@ impl Client {
             Client::JsonlTcp(c) => c.set_node(index),
             Client::EtcdV3(c) => c.set_node(index),
             Client::Zookeeper(c) => c.set_node(index),
+            Client::Redis(c) => c.set_node(index),
         }
     }
 
@@ -253,6 +262,7 @@ impl Client {
             Client::JsonlTcp(c) => c.node(),
             Client::EtcdV3(c) => c.node(),
             Client::Zookeeper(c) => c.node(),
+            Client::Redis(c) => c.node(),
         }
     }
 
@@ -263,6 +273,7 @@ impl Client {
             Client::JsonlTcp(c) => c.last_node(),
             Client::EtcdV3(c) => c.last_node(),
             Client::Zookeeper(c) => c.last_node(),
+            Client::Redis(c) => c.last_node(),
         }
     }
 }
