@@ -23,7 +23,7 @@
 //! nodes the text is the same as before nodes were recorded.
 
 use crate::explain::{answered, describe_op, what};
-use crate::models::register::writes;
+use crate::models::register::{observes, writes};
 use histories::{Op, Outcome, Value, F};
 
 /// Most candidates listed in one explanation.
@@ -211,7 +211,43 @@ fn name_and_ops<'a>(
         }
     };
     text.push_str(&format!(" (the read was invoked at line {})", op.call_line));
+    if let Some(lost) = lost_write(ops, &initial_ruled, &ruled) {
+        text.push_str(&lost);
+    }
     Some((text, named))
+}
+
+/// "; no read or cas ever saw 7, although write 7 was acknowledged: a lost write", when an
+/// acknowledged op that overwrote the value read wrote a value that no ok op of the part ever
+/// observed (the replicated register forgot it, as an asynchronously replicated primary that
+/// fails over does).
+fn lost_write(
+    ops: &[&Op],
+    initial_ruled: &Option<Option<Ruled<'_>>>,
+    ruled: &[(&Op, Option<Ruled<'_>>)],
+) -> Option<String> {
+    let by = std::iter::once(initial_ruled.as_ref().and_then(|r| r.as_ref()))
+        .chain(ruled.iter().map(|(_, why)| why.as_ref()))
+        .flatten();
+    for why in by {
+        let Ruled::Overwritten(_, x) = why else {
+            continue;
+        };
+        let Some(w) = writes(x) else { continue };
+        if !matches!(x.outcome, Outcome::Ok(_)) {
+            continue;
+        }
+        let seen = ops
+            .iter()
+            .any(|o| o.id != x.id && matches!(o.outcome, Outcome::Ok(_)) && observes(o) == Some(w));
+        if !seen {
+            return Some(format!(
+                "; no read or cas ever saw {w}, although {} was acknowledged: a lost write",
+                describe_op(x)
+            ));
+        }
+    }
+    None
 }
 
 /// Why the state `v` set by a candidate that completed at `after` (None: the initial state)

@@ -160,3 +160,33 @@ fn an_anomaly_with_repeated_values_names_a_write_only_when_no_other_write_of_the
     );
     assert!(!a.starts_with("a stale read"), "{a}");
 }
+
+#[test]
+fn an_acknowledged_overwrite_that_no_op_ever_saw_is_named_a_lost_write() {
+    // 2 is acknowledged, then a read sees 1: 2 was never seen by anyone, a lost write.
+    let lost = r#"{"type":"invoke","process":0,"f":"write","key":"k","value":1}
+{"type":"ok","process":0,"f":"write","key":"k","value":1}
+{"type":"invoke","process":1,"f":"write","key":"k","value":2}
+{"type":"ok","process":1,"f":"write","key":"k","value":2}
+{"type":"invoke","process":2,"f":"read","key":"k","value":null}
+{"type":"ok","process":2,"f":"read","key":"k","value":1}"#;
+    let a = anomaly(lost).expect("named");
+    assert!(a.starts_with("a stale read: 1"), "{a}");
+    assert!(
+        a.contains("no read or cas ever saw 2, although write 2 at line 3 by process 1 was acknowledged: a lost write"),
+        "{a}"
+    );
+    // The same, but another read saw 2 before the stale one: 2 was not lost, only not seen by
+    // the stale read.
+    let seen = r#"{"type":"invoke","process":0,"f":"write","key":"k","value":1}
+{"type":"ok","process":0,"f":"write","key":"k","value":1}
+{"type":"invoke","process":1,"f":"write","key":"k","value":2}
+{"type":"ok","process":1,"f":"write","key":"k","value":2}
+{"type":"invoke","process":3,"f":"read","key":"k","value":null}
+{"type":"ok","process":3,"f":"read","key":"k","value":2}
+{"type":"invoke","process":2,"f":"read","key":"k","value":null}
+{"type":"ok","process":2,"f":"read","key":"k","value":1}"#;
+    let a = anomaly(seen).expect("named");
+    assert!(a.starts_with("a stale read: 1"), "{a}");
+    assert!(!a.contains("lost write"), "{a}");
+}
