@@ -211,7 +211,7 @@ fn name_and_ops<'a>(
         }
     };
     text.push_str(&format!(" (the read was invoked at line {})", op.call_line));
-    if let Some(lost) = lost_write(ops, &initial_ruled, &ruled) {
+    if let Some(lost) = lost_write(op, ops, &initial_ruled, &ruled) {
         text.push_str(&lost);
     }
     Some((text, named))
@@ -220,8 +220,12 @@ fn name_and_ops<'a>(
 /// "; no read or cas ever saw 7, although write 7 was acknowledged: a lost write", when an
 /// acknowledged op that overwrote the value read wrote a value that no ok op of the part ever
 /// observed (the replicated register forgot it, as an asynchronously replicated primary that
-/// fails over does).
+/// fails over does). When the history records nodes: "; 7 was only ever returned by n1, which
+/// acknowledged write 7 (line 3), never by n3, which served the read: a lost write, or one n3
+/// never saw", when every op that observed the value was served by the node that acknowledged
+/// it and the read by another.
 fn lost_write(
+    read: &Op,
     ops: &[&Op],
     initial_ruled: &Option<Option<Ruled<'_>>>,
     ruled: &[(&Op, Option<Ruled<'_>>)],
@@ -237,13 +241,27 @@ fn lost_write(
         if !matches!(x.outcome, Outcome::Ok(_)) {
             continue;
         }
-        let seen = ops
+        let observers: Vec<&&Op> = ops
             .iter()
-            .any(|o| o.id != x.id && matches!(o.outcome, Outcome::Ok(_)) && observes(o) == Some(w));
-        if !seen {
+            .filter(|o| {
+                o.id != x.id && matches!(o.outcome, Outcome::Ok(_)) && observes(o) == Some(w)
+            })
+            .collect();
+        if observers.is_empty() {
             return Some(format!(
                 "; no read or cas ever saw {w}, although {} was acknowledged: a lost write",
                 describe_op(x)
+            ));
+        }
+        let (Some(home), Some(reader)) = (&x.served_by, &read.served_by) else {
+            continue;
+        };
+        if home != reader && observers.iter().all(|o| o.served_by.as_ref() == Some(home)) {
+            return Some(format!(
+                "; {w} was only ever returned by {home}, which acknowledged {} (line {}), never \
+                 by {reader}, which served the read: a lost write, or one {reader} never saw",
+                what(x),
+                x.call_line
             ));
         }
     }

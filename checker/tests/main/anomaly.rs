@@ -190,3 +190,28 @@ fn an_acknowledged_overwrite_that_no_op_ever_saw_is_named_a_lost_write() {
     assert!(a.starts_with("a stale read: 1"), "{a}");
     assert!(!a.contains("lost write"), "{a}");
 }
+
+#[test]
+fn an_overwrite_seen_only_on_the_node_that_acknowledged_it_is_named_with_both_nodes() {
+    // 2 is acknowledged by n1 and read back there; n2 then serves 1: lost, or never seen by n2.
+    let one_side = r#"{"type":"invoke","process":0,"f":"write","key":"k","value":1,"node":"n1"}
+{"type":"ok","process":0,"f":"write","key":"k","value":1,"node":"n1"}
+{"type":"invoke","process":1,"f":"write","key":"k","value":2,"node":"n1"}
+{"type":"ok","process":1,"f":"write","key":"k","value":2,"node":"n1"}
+{"type":"invoke","process":3,"f":"read","key":"k","value":null,"node":"n1"}
+{"type":"ok","process":3,"f":"read","key":"k","value":2,"node":"n1"}
+{"type":"invoke","process":2,"f":"read","key":"k","value":null,"node":"n2"}
+{"type":"ok","process":2,"f":"read","key":"k","value":1,"node":"n2"}"#;
+    let a = anomaly(one_side).expect("named");
+    assert!(
+        a.contains("2 was only ever returned by n1, which acknowledged write 2 (line 3), never by n2, which served the read: a lost write"),
+        "{a}"
+    );
+    // n2 also returned 2 once: the write reached it, so it is not named lost.
+    let both = one_side.replace(
+        r#"{"type":"ok","process":3,"f":"read","key":"k","value":2,"node":"n1"}"#,
+        r#"{"type":"ok","process":3,"f":"read","key":"k","value":2,"node":"n2"}"#,
+    );
+    let a = anomaly(&both).expect("named");
+    assert!(!a.contains("lost write"), "{a}");
+}

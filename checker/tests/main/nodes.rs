@@ -102,7 +102,8 @@ fn without_nodes_the_same_history_reads_as_before() {
         anomaly,
         "a stale read: 3 (written by write 3 at line 1 by process 0, ok at line 2) had been \
          overwritten by write 5 at line 3 by process 1 (ok at line 4) before the read of 3 at \
-         line 5 by process 2 was invoked (the read was invoked at line 5)"
+         line 5 by process 2 was invoked (the read was invoked at line 5); no read or cas ever \
+         saw 5, although write 5 at line 3 by process 1 was acknowledged: a lost write"
     );
     assert!(
         !text.contains(" via ") && !text.contains("served by"),
