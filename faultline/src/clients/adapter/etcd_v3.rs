@@ -47,7 +47,7 @@
 //! start writing it ([`hyper::client::conn::TrySendError::take_message`]), which is the one
 //! case where a write is known not to have happened.
 
-use super::{Completion, Connector, Invocation, NodeCursor, OpKind};
+use super::{Completion, Connector, Invocation, NodeCursor, Nodes, OpKind};
 use crate::spec::Reads;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -177,30 +177,6 @@ impl EtcdV3Client {
             timeout,
             reads,
         }
-    }
-
-    /// The member this client currently talks to.
-    pub fn node(&self) -> &str {
-        self.nodes.id()
-    }
-
-    /// The node of the last op's last attempt: the one whose answer decided it, or that did
-    /// not answer.
-    pub fn last_node(&self) -> Option<&str> {
-        self.nodes.last()
-    }
-
-    /// Sends the next op to node `index` first; a connection to another node is dropped.
-    pub fn set_node(&mut self, index: usize) {
-        if self.nodes.move_to(index) {
-            self.conn = None;
-        }
-    }
-
-    /// Forgets the connection and moves to the next member.
-    pub fn rotate(&mut self) {
-        self.conn = None;
-        self.nodes.advance();
     }
 
     /// Runs one operation to completion.
@@ -370,6 +346,20 @@ fn decode_value(b64: &str) -> Result<i64, String> {
     text.trim()
         .parse()
         .map_err(|_| format!("value {text:?} is not a decimal integer"))
+}
+
+impl Nodes for EtcdV3Client {
+    fn cursor(&self) -> &NodeCursor {
+        &self.nodes
+    }
+
+    fn cursor_mut(&mut self) -> &mut NodeCursor {
+        &mut self.nodes
+    }
+
+    fn disconnect(&mut self) {
+        self.conn = None;
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 //!   request was written: `info`;
 //! - a connection that could not be opened, so that nothing was sent: `fail`.
 
-use super::{Completion, Connector, Invocation, NodeCursor, OpKind};
+use super::{Completion, Connector, Invocation, NodeCursor, Nodes, OpKind};
 use serde::{Deserialize, Serialize};
 use std::io;
 use std::net::SocketAddr;
@@ -94,30 +94,6 @@ impl JsonlTcpClient {
             timeout,
             line: String::new(),
         }
-    }
-
-    /// The node this client currently talks to.
-    pub fn node(&self) -> &str {
-        self.nodes.id()
-    }
-
-    /// The node of the last op's last attempt: the one whose answer decided it, or that did
-    /// not answer.
-    pub fn last_node(&self) -> Option<&str> {
-        self.nodes.last()
-    }
-
-    /// Sends the next op to node `index` first; a connection to another node is dropped.
-    pub fn set_node(&mut self, index: usize) {
-        if self.nodes.move_to(index) {
-            self.conn = None;
-        }
-    }
-
-    /// Forgets the connection and moves to the next node (after an `info`, or to spread load).
-    pub fn rotate(&mut self) {
-        self.conn = None;
-        self.nodes.advance();
     }
 
     /// Runs one operation to completion.
@@ -313,6 +289,20 @@ fn classify(inv: &Invocation, reply: &Reply) -> Classified {
             "unexpected reply type {other:?} to {}",
             inv.kind.name()
         ))),
+    }
+}
+
+impl Nodes for JsonlTcpClient {
+    fn cursor(&self) -> &NodeCursor {
+        &self.nodes
+    }
+
+    fn cursor_mut(&mut self) -> &mut NodeCursor {
+        &mut self.nodes
+    }
+
+    fn disconnect(&mut self) {
+        self.conn = None;
     }
 }
 

@@ -149,6 +149,43 @@ impl NodeCursor {
     }
 }
 
+/// The node choice every adapter shares, over its [`NodeCursor`]: which node the next op goes
+/// to first, which node decided the last op, moving on. An adapter says only where its cursor
+/// is and how to drop its connection (or session) to the current node.
+pub trait Nodes {
+    /// The adapter's cursor.
+    fn cursor(&self) -> &NodeCursor;
+    /// The adapter's cursor, to move it.
+    fn cursor_mut(&mut self) -> &mut NodeCursor;
+    /// Drops the connection to the current node; the next op connects again.
+    fn disconnect(&mut self);
+
+    /// The node the next op goes to first.
+    fn node(&self) -> &str {
+        self.cursor().id()
+    }
+
+    /// The node of the last op's last attempt: the one whose answer decided it, or that did
+    /// not answer.
+    fn last_node(&self) -> Option<&str> {
+        self.cursor().last()
+    }
+
+    /// Sends the next op to node `index` (modulo the node count) first; a connection to
+    /// another node is dropped.
+    fn set_node(&mut self, index: usize) {
+        if self.cursor_mut().move_to(index) {
+            self.disconnect();
+        }
+    }
+
+    /// Drops the connection and moves to the next node (after an `info`, or to spread load).
+    fn rotate(&mut self) {
+        self.disconnect();
+        self.cursor_mut().advance();
+    }
+}
+
 /// Adapter settings that come from the system spec, beyond the adapter's name.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ClientOptions {
@@ -235,46 +272,44 @@ impl Client {
         }
     }
 
+    fn nodes(&self) -> &dyn Nodes {
+        match self {
+            Client::JsonlTcp(c) => c,
+            Client::EtcdV3(c) => c,
+            Client::Zookeeper(c) => c,
+            Client::Redis(c) => c,
+        }
+    }
+
+    fn nodes_mut(&mut self) -> &mut dyn Nodes {
+        match self {
+            Client::JsonlTcp(c) => c,
+            Client::EtcdV3(c) => c,
+            Client::Zookeeper(c) => c,
+            Client::Redis(c) => c,
+        }
+    }
+
     /// Drops the connection and moves to another node.
     pub fn rotate(&mut self) {
-        match self {
-            Client::JsonlTcp(c) => c.rotate(),
-            Client::EtcdV3(c) => c.rotate(),
-            Client::Zookeeper(c) => c.rotate(),
-            Client::Redis(c) => c.rotate(),
-        }
+        self.nodes_mut().rotate();
     }
 
     /// Sends the next op to node `index` (modulo the node count) first, a spread client's
     /// home node; a connection to another node is dropped.
     pub fn set_node(&mut self, index: usize) {
-        match self {
-            Client::JsonlTcp(c) => c.set_node(index),
-            Client::EtcdV3(c) => c.set_node(index),
-            Client::Zookeeper(c) => c.set_node(index),
-            Client::Redis(c) => c.set_node(index),
-        }
+        self.nodes_mut().set_node(index);
     }
 
     /// The node the next op goes to first.
     pub fn node(&self) -> &str {
-        match self {
-            Client::JsonlTcp(c) => c.node(),
-            Client::EtcdV3(c) => c.node(),
-            Client::Zookeeper(c) => c.node(),
-            Client::Redis(c) => c.node(),
-        }
+        self.nodes().node()
     }
 
     /// The node whose answer decided the last op (for an op without an answer, the node of
     /// its last attempt); `None` before the first op.
     pub fn last_node(&self) -> Option<&str> {
-        match self {
-            Client::JsonlTcp(c) => c.last_node(),
-            Client::EtcdV3(c) => c.last_node(),
-            Client::Zookeeper(c) => c.last_node(),
-            Client::Redis(c) => c.last_node(),
-        }
+        self.nodes().last_node()
     }
 }
 

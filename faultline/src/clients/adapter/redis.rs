@@ -25,7 +25,7 @@
 //! return is `fail` (it changed nothing). `last_node` is the node whose redis-server the op
 //! went to (the sentinel's answer, by address), not the sentinel asked.
 
-use super::{Completion, Connector, Invocation, NodeCursor, OpKind};
+use super::{Completion, Connector, Invocation, NodeCursor, Nodes, OpKind};
 use redis_protocol::resp2::decode::decode;
 use redis_protocol::resp2::encode::encode;
 use redis_protocol::resp2::types::{OwnedFrame, Resp2Frame};
@@ -204,31 +204,6 @@ impl RedisClient {
         }
     }
 
-    /// The node whose sentinel the next op asks first.
-    pub fn node(&self) -> &str {
-        self.nodes.id()
-    }
-
-    /// The node whose redis-server the last op went to (or whose sentinel, if no master was
-    /// found).
-    pub fn last_node(&self) -> Option<&str> {
-        self.last.as_deref().or_else(|| self.nodes.last())
-    }
-
-    /// Asks node `index`'s sentinel first from now on.
-    pub fn set_node(&mut self, index: usize) {
-        if self.nodes.move_to(index) {
-            self.sentinel = None;
-        }
-    }
-
-    /// Drops the connections and moves to the next sentinel.
-    pub fn rotate(&mut self) {
-        self.sentinel = None;
-        self.master = None;
-        self.nodes.advance();
-    }
-
     fn node_of(&self, addr: SocketAddr) -> Option<String> {
         self.ips
             .iter()
@@ -357,6 +332,27 @@ fn classify(inv: &Invocation, frame: &OwnedFrame) -> Completion {
             Completion::Fail(format!("compare failed: value is not {from}"))
         }
         (_, f) => Completion::Info(format!("unexpected reply {f:?}")),
+    }
+}
+
+impl Nodes for RedisClient {
+    fn cursor(&self) -> &NodeCursor {
+        &self.nodes
+    }
+
+    fn cursor_mut(&mut self) -> &mut NodeCursor {
+        &mut self.nodes
+    }
+
+    fn disconnect(&mut self) {
+        self.sentinel = None;
+        self.master = None;
+    }
+
+    /// The node whose redis-server the last op went to (or whose sentinel, if no master was
+    /// found).
+    fn last_node(&self) -> Option<&str> {
+        self.last.as_deref().or_else(|| self.nodes.last())
     }
 }
 

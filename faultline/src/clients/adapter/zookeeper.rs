@@ -23,7 +23,7 @@
 //! expiry) is `Info`; `BadVersion` and a value mismatch are `Fail`; a failure to open a session
 //! is `Fail` (nothing was sent).
 
-use super::{Completion, Connector, Invocation, NodeCursor, OpKind};
+use super::{Completion, Connector, Invocation, NodeCursor, Nodes, OpKind};
 use crate::spec::Reads;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -82,29 +82,6 @@ impl ZookeeperClient {
             fresh: true,
             timeout,
         }
-    }
-
-    /// The node the next op goes to.
-    pub fn node(&self) -> &str {
-        self.nodes.id()
-    }
-
-    /// The node of the last op.
-    pub fn last_node(&self) -> Option<&str> {
-        self.nodes.last()
-    }
-
-    /// Sends the next op to node `index`; a session with another node is closed.
-    pub fn set_node(&mut self, index: usize) {
-        if self.nodes.move_to(index) {
-            self.fresh = true;
-        }
-    }
-
-    /// Closes the session and moves to the next node.
-    pub fn rotate(&mut self) {
-        self.fresh = true;
-        self.nodes.advance();
     }
 
     /// Runs one operation to completion.
@@ -267,6 +244,20 @@ async fn write(client: &zk::Client, path: &str, v: i64) -> Completion {
     match client.set_data(path, data.as_bytes(), None).await {
         Ok(_) => Completion::Ok(None),
         Err(e) => Completion::Info(format!("setData: {e}")),
+    }
+}
+
+impl Nodes for ZookeeperClient {
+    fn cursor(&self) -> &NodeCursor {
+        &self.nodes
+    }
+
+    fn cursor_mut(&mut self) -> &mut NodeCursor {
+        &mut self.nodes
+    }
+
+    fn disconnect(&mut self) {
+        self.fresh = true;
     }
 }
 
