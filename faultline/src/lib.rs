@@ -7,6 +7,7 @@
 //! - [`clients`]: the workload generator, the adapters, the history recorder;
 //! - [`faults`]: the nemesis, a seeded schedule or a script;
 //! - [`leaders`]: leader events during the run (node logs, the etcd probe);
+//! - [`maelstrom`]: Maelstrom nodes behind relays, and Maelstrom's services;
 //! - [`analysis`]: the checks, into a typed [`store::Results`];
 //! - [`summary`]: the lines printed at the end;
 //! - [`store`]: the run directory and every file name in it;
@@ -26,6 +27,7 @@ pub mod cluster;
 pub mod exit;
 pub mod faults;
 pub mod leaders;
+pub mod maelstrom;
 pub mod memreg;
 pub mod report;
 pub mod run;

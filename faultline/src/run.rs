@@ -82,6 +82,10 @@ pub struct TestConfig {
     pub check_time_limit: Duration,
     /// Print progress lines on stderr.
     pub progress: bool,
+    /// Message faults the relays of Maelstrom nodes apply (ignored for other systems).
+    pub net: crate::maelstrom::NetOptions,
+    /// Copy every node's log to stderr as the run goes, each line prefixed with the node.
+    pub log_stderr: bool,
 }
 
 /// What a run produced.
@@ -116,7 +120,10 @@ pub fn run_test(cfg: &TestConfig) -> Result<Outcome> {
     let run_id = RunId::random();
     open_log(cfg, &run_dir, &run_id)?;
     let started = chrono::Utc::now().to_rfc3339();
-    let cluster = Cluster::start(cfg, &run_dir, run_id.clone())?;
+    let mut cluster = Cluster::start(cfg, &run_dir, run_id.clone())?;
+    let _log_copy = cfg
+        .log_stderr
+        .then(|| crate::runlog::LogCopy::start(&run_dir, &cluster.nodes));
     let header = Header {
         run_id: run_id.as_str(),
         nodes: &cluster.nodes,
@@ -130,7 +137,16 @@ pub fn run_test(cfg: &TestConfig) -> Result<Outcome> {
         Arc::new(NetnsConnector::new(&run_id, Duration::from_secs(1)));
     let rt = runtime()?;
     let tracker = sources::tracker(cfg.spec.leader_events, &cluster.nodes, &run_dir, &clock)?;
-    cluster.wait_ready(cfg)?;
+    let _services = cluster.services.take().map(|listener| {
+        let _guard = rt.enter();
+        tokio::net::TcpListener::from_std(listener).map(|l| {
+            rt.spawn(crate::maelstrom::service::serve(
+                crate::maelstrom::service::Services::new(),
+                l,
+            ))
+        })
+    });
+    cluster.wait_ready(cfg, &run_dir)?;
     let probe = Probe::start(cfg, &rt, &cluster.addrs, &connector, tracker.as_ref())?;
     sources::wait_first_leader(cfg, tracker.as_deref());
 

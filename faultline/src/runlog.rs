@@ -55,6 +55,75 @@ pub fn install() {
         .try_init();
 }
 
+/// Copies every node's log to stderr while it lives (`--log-stderr`): a thread reads what was
+/// appended to each `nodes/<id>.log` every 200 ms and prints each complete line as `n1: line`.
+/// Dropping it copies what is left and stops the thread.
+pub struct LogCopy {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LogCopy {
+    /// Starts copying the logs of `nodes` in `run_dir`.
+    pub fn start(run_dir: &crate::store::RunDir, nodes: &[String]) -> LogCopy {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let files: Vec<(String, std::path::PathBuf)> = nodes
+            .iter()
+            .map(|n| (n.clone(), run_dir.node_log(n)))
+            .collect();
+        let flag = std::sync::Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut offsets = vec![0u64; files.len()];
+            let mut partial = vec![Vec::new(); files.len()];
+            loop {
+                let last = flag.load(Ordering::Relaxed);
+                for (i, (node, path)) in files.iter().enumerate() {
+                    copy_new(node, path, &mut offsets[i], &mut partial[i]);
+                }
+                if last {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+        });
+        LogCopy {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+fn copy_new(node: &str, path: &Path, offset: &mut u64, partial: &mut Vec<u8>) {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = File::open(path) else {
+        return;
+    };
+    if f.seek(SeekFrom::Start(*offset)).is_err() {
+        return;
+    }
+    let mut buf = Vec::new();
+    if let Ok(n) = f.read_to_end(&mut buf) {
+        *offset += n as u64;
+    }
+    partial.extend_from_slice(&buf);
+    let stderr = io::stderr();
+    let mut out = stderr.lock();
+    while let Some(nl) = partial.iter().position(|b| *b == b'\n') {
+        let line: Vec<u8> = partial.drain(..=nl).collect();
+        let _ = write!(out, "{node}: {}", String::from_utf8_lossy(&line));
+    }
+}
+
+impl Drop for LogCopy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

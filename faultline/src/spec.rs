@@ -38,9 +38,11 @@ pub struct SystemSpec {
     /// or `sync` / `plain` (`zookeeper`, which requires one of them).
     #[serde(default)]
     pub reads: Reads,
-    /// Command line that starts one node (split on whitespace after rendering).
+    /// Command line that starts one node (split into words as a shell would, after rendering).
     pub start: String,
-    /// Where clients connect, e.g. `{ip}:7000`.
+    /// Where clients connect, e.g. `{ip}:7000`. Required, except for `client = "maelstrom"`,
+    /// where it is where the relay listens (default [`MAELSTROM_CLIENT_ADDR`]).
+    #[serde(default)]
     pub client_addr: String,
     /// How to tell that a node is up.
     #[serde(default)]
@@ -77,6 +79,9 @@ fn default_peer() -> String {
     "{id}={ip}:7001".to_string()
 }
 
+/// Where a Maelstrom node's relay listens for clients unless the spec says otherwise.
+pub const MAELSTROM_CLIENT_ADDR: &str = "{ip}:7000";
+
 /// The longest `ready_timeout_s` a spec may ask for: an hour.
 pub const READY_TIMEOUT_MAX_S: f64 = 3600.0;
 
@@ -96,6 +101,9 @@ pub enum Adapter {
     Zookeeper,
     /// Redis with Sentinel, RESP2 (`crate::clients::adapter::redis`).
     Redis,
+    /// A Maelstrom node (JSON messages on stdin/stdout), run behind a relay
+    /// (`crate::maelstrom`); `start` is the node's command line and nothing else.
+    Maelstrom,
 }
 
 impl Adapter {
@@ -106,6 +114,7 @@ impl Adapter {
             Adapter::EtcdV3 => "etcd-v3",
             Adapter::Zookeeper => "zookeeper",
             Adapter::Redis => "redis",
+            Adapter::Maelstrom => "maelstrom",
         }
     }
 }
@@ -213,7 +222,17 @@ impl SystemSpec {
 
     /// Parses and validates spec text; the error names the field (and line, for TOML errors).
     pub fn parse(text: &str) -> Result<SystemSpec, String> {
-        let spec: SystemSpec = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut spec: SystemSpec = toml::from_str(text).map_err(|e| e.to_string())?;
+        if spec.client_addr.is_empty() {
+            if spec.client != Adapter::Maelstrom {
+                return Err(format!(
+                    "missing field `client_addr` (where clients connect, e.g. \"{{ip}}:7000\"); \
+                     only client = \"maelstrom\" may leave it out, found client {:?}",
+                    spec.client.name()
+                ));
+            }
+            spec.client_addr = MAELSTROM_CLIENT_ADDR.to_string();
+        }
         for (field, template) in [
             ("start", &spec.start),
             ("client_addr", &spec.client_addr),

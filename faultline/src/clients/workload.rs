@@ -52,6 +52,32 @@ impl ClientMode {
     }
 }
 
+/// What the clients do (Maelstrom's workload names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum WorkloadKind {
+    /// read/write/cas over keys, checked for linearizability per key (any system).
+    #[default]
+    LinKv,
+    /// Maelstrom's `broadcast`: topology, broadcast and read (Maelstrom nodes).
+    Broadcast,
+    /// Maelstrom's `g-counter`: add and read (Maelstrom nodes).
+    GCounter,
+    /// Maelstrom's `unique-ids`: generate (Maelstrom nodes).
+    UniqueIds,
+}
+
+impl WorkloadKind {
+    /// The name on the command line and in the history header.
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkloadKind::LinKv => "lin-kv",
+            WorkloadKind::Broadcast => "broadcast",
+            WorkloadKind::GCounter => "g-counter",
+            WorkloadKind::UniqueIds => "unique-ids",
+        }
+    }
+}
+
 /// Parameters of the client workload.
 #[derive(Debug, Clone)]
 pub struct Workload {
@@ -69,6 +95,8 @@ pub struct Workload {
     pub write_pct: u32,
     /// Where ops are sent first.
     pub clients: ClientMode,
+    /// What the clients do.
+    pub kind: WorkloadKind,
 }
 
 impl Workload {

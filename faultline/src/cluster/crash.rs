@@ -54,6 +54,11 @@ pub fn describe_crashes(run_dir: &RunDir, crashes: Vec<nemesis::Crash>) -> Vec<N
         .collect()
 }
 
+/// The telling line (see [`telling_line`]) of the log file `path`, if it says why.
+pub fn telling_line_of(path: &std::path::Path) -> Option<String> {
+    telling_line(&std::fs::read_to_string(path).ok()?)
+}
+
 /// The line of a node's log that says why it ended: Rust prints "thread '..' panicked at
 /// FILE:LINE:COL:" and the message on the next line; other programs end with an error or fatal
 /// line. At most 300 characters.

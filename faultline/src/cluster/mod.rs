@@ -8,12 +8,13 @@
 pub mod crash;
 pub mod netns;
 
+use crate::maelstrom;
 use crate::run::TestConfig;
-use crate::spec::NodeVars;
+use crate::spec::{Adapter, NodeVars};
 use crate::store::RunDir;
 use anyhow::{bail, Context, Result};
 use nemesis::{Run, RunId, SpawnSpec};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 /// The namespaces and node processes of one run, and where clients reach each node.
@@ -24,6 +25,9 @@ pub struct Cluster {
     pub nodes: Vec<String>,
     /// Each node's client address.
     pub addrs: Vec<(String, SocketAddr)>,
+    /// For Maelstrom nodes: the services' listener, bound in the clients' namespace before the
+    /// relays started (they connect to it); the run serves it ([`crate::maelstrom::service`]).
+    pub services: Option<std::net::TcpListener>,
 }
 
 impl Cluster {
@@ -52,9 +56,43 @@ impl Cluster {
             })?;
             addrs.push((v.id.clone(), addr));
         }
+        let maelstrom = cfg.spec.client == Adapter::Maelstrom;
+        let mut services = None;
+        let mut node_ips = Vec::new();
         for v in &vars {
+            let ip: IpAddr =
+                v.ip.parse()
+                    .with_context(|| format!("node {} has address {:?}", v.id, v.ip))?;
+            node_ips.push((v.id.clone(), ip));
+        }
+        let service_addr = node_ips
+            .first()
+            .map(|(_, ip)| SocketAddr::new(maelstrom::clients_ip(*ip), maelstrom::SERVICE_PORT));
+        if let (true, Some(addr)) = (maelstrom, service_addr) {
+            let netns = nemesis::names::netns_name(run.run_id(), "c");
+            let listener = nemesis::in_netns(&netns, move || std::net::TcpListener::bind(addr))?
+                .with_context(|| format!("listen for the Maelstrom services on {addr}"))?;
+            listener.set_nonblocking(true)?;
+            services = Some(listener);
+        }
+        for (i, v) in vars.iter().enumerate() {
             let mut argv = cfg.spec.start_command(v, &vars, &cfg.bin_dir);
             argv.extend(cfg.node_args.iter().cloned());
+            if let (true, Some(service)) = (maelstrom, service_addr) {
+                let stats = maelstrom::stats::path(&run_dir.dir, &v.id);
+                let plan = maelstrom::RelayPlan {
+                    program: cfg.bin_dir.join("faultline").display().to_string(),
+                    id: &v.id,
+                    nodes: &node_ips,
+                    client_addr: addrs[i].1,
+                    service,
+                    stats: &stats,
+                    net: cfg.net,
+                    seed: cfg.workload.seed,
+                    init_timeout_s: cfg.spec.ready_timeout_s,
+                };
+                argv = maelstrom::relay_command(&plan, argv);
+            }
             let program = argv.remove(0);
             let mut spawn = SpawnSpec::new(program, argv, run_dir.node_log(&v.id));
             spawn.env = cfg
@@ -66,11 +104,16 @@ impl Cluster {
             run.start(&v.id, spawn)
                 .with_context(|| format!("starting {}", v.id))?;
         }
-        Ok(Cluster { run, nodes, addrs })
+        Ok(Cluster {
+            run,
+            nodes,
+            addrs,
+            services,
+        })
     }
 
     /// Waits until every node accepts a connection on its client address.
-    pub fn wait_ready(&self, cfg: &TestConfig) -> Result<()> {
+    pub fn wait_ready(&self, cfg: &TestConfig, run_dir: &RunDir) -> Result<()> {
         let run = &self.run;
         let deadline = Instant::now() + Duration::from_secs_f64(cfg.spec.ready_timeout_s);
         for (node, addr) in &self.addrs {
@@ -89,10 +132,15 @@ impl Cluster {
                         if let Some(h) = run.process(node) {
                             if let Ok(state) = run.state(node) {
                                 if !state.is_alive() {
+                                    let log = run_dir.node_log(node);
+                                    let why = crash::telling_line_of(&log)
+                                        .map(|l| format!(": {l}"))
+                                        .unwrap_or_default();
                                     bail!(
-                                        "node {node} (pid {}) exited before it was ready: \
-                                         {state:?}; its log says why",
-                                        h.pid
+                                        "node {node} (pid {}) exited before it was ready \
+                                         ({state:?}){why}; its log: {}",
+                                        h.pid,
+                                        log.display()
                                     );
                                 }
                             }

@@ -5,7 +5,8 @@
 use checker::model::ModelKind;
 use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use faultline::clients::workload::ClientMode;
+use faultline::clients::workload::{ClientMode, WorkloadKind};
+use faultline::maelstrom::LatencyDist;
 use faultline::suite::scorecard::Subject;
 use histories::Format;
 use std::path::PathBuf;
@@ -62,6 +63,164 @@ pub enum Command {
     /// default).
     #[command(after_help = SERVE_EXAMPLES)]
     Serve(ServeArgs),
+    /// Test a Maelstrom node (JSON on stdin/stdout) under real faults, with Maelstrom's flags:
+    /// `faultline maelstrom test -w lin-kv --bin ./raft.py ...` (needs root).
+    #[command(after_help = MAELSTROM_EXAMPLES)]
+    Maelstrom(MaelstromArgs),
+    /// Run one Maelstrom node behind a relay (started by the harness inside the node's network
+    /// namespace; not for direct use).
+    #[command(hide = true)]
+    Relay(RelayArgs),
+}
+
+const MAELSTROM_EXAMPLES: &str = "\
+Examples:
+  faultline maelstrom test -w lin-kv --bin ./raft.py --node-count 3 --time-limit 20 \\
+      --rate 100 --concurrency 2n --nemesis partition
+  faultline maelstrom -w broadcast --bin systems/examples/broadcast.py --node-count 5 \\
+      --topology tree --nemesis partition --latency 10
+  faultline maelstrom -w lin-kv --bin ./target/debug/raft-node --nemesis kill -- --maelstrom
+
+Maelstrom's flag names and meanings; the word `test` after `maelstrom` is optional. Arguments
+after `--` go to the node. Every faultline nemesis works (partition, isolate-leader, kill,
+pause, loss, mix, ...): partitions are iptables rules between network namespaces, kills are
+SIGKILL (a killed node restarts with an empty memory and a fresh init), pauses SIGSTOP.
+--latency, --latency-dist, --message-loss and --duplicate act on every node-to-node message.
+
+Exit status: 0 valid, 1 invalid, 2 error (usage, a node that does not start or writes garbage,
+no root), 3 unknown (nothing to check, or the check's budget was spent).
+Needs root (network namespaces, iptables).";
+
+/// Message faults the relays of Maelstrom nodes apply to node-to-node messages.
+#[derive(Debug, Clone, Args)]
+pub struct NetArgs {
+    /// Mean delay of every node-to-node message, milliseconds (Maelstrom nodes only).
+    #[arg(long, value_name = "MS", default_value_t = 0.0)]
+    pub latency: f64,
+    /// How delays are drawn: constant, uniform (0 to 2x), exponential; the last two reorder.
+    #[arg(long, value_name = "DIST", value_enum, default_value_t = LatencyDist::Constant)]
+    pub latency_dist: LatencyDist,
+    /// Probability that a node-to-node message is dropped (Maelstrom nodes only).
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub message_loss: f64,
+    /// Probability that a node-to-node message is delivered twice (Maelstrom nodes only).
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub duplicate: f64,
+}
+
+impl Default for NetArgs {
+    /// No message faults: what a run gets without the flags.
+    fn default() -> Self {
+        NetArgs {
+            latency: 0.0,
+            latency_dist: LatencyDist::Constant,
+            message_loss: 0.0,
+            duplicate: 0.0,
+        }
+    }
+}
+
+impl NetArgs {
+    /// The relays' options.
+    pub fn options(&self) -> faultline::maelstrom::NetOptions {
+        faultline::maelstrom::NetOptions {
+            latency_ms: self.latency,
+            latency_dist: self.latency_dist,
+            loss: self.message_loss,
+            duplicate: self.duplicate,
+        }
+    }
+}
+
+/// Arguments of `faultline maelstrom`.
+#[derive(Debug, Args)]
+pub struct MaelstromArgs {
+    /// Maelstrom's subcommand word, accepted so that a Maelstrom command line works as it is.
+    #[arg(value_name = "test", value_parser = ["test"])]
+    pub test: Option<String>,
+    /// The workload.
+    #[arg(short = 'w', long, value_name = "NAME", value_enum)]
+    pub workload: WorkloadKind,
+    /// The node's executable.
+    #[arg(long, value_name = "PATH")]
+    pub bin: PathBuf,
+    /// Number of nodes.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub node_count: usize,
+    /// Seconds the clients run.
+    #[arg(long, value_name = "S", default_value_t = 60.0)]
+    pub time_limit: f64,
+    /// Target rate of all clients together, ops/s.
+    #[arg(long, value_name = "OPS", default_value_t = 5.0)]
+    pub rate: f64,
+    /// Concurrent clients: a number, or `Kn` for K per node (`2n`).
+    #[arg(long, value_name = "N|Kn", default_value = "2n")]
+    pub concurrency: String,
+    /// The nemesis (Maelstrom's `partition`, or any of faultline's), or `none`.
+    #[arg(long, value_name = "NAME", default_value = "none", value_parser = nemesis_names())]
+    pub nemesis: String,
+    /// Seconds of healthy and of faulty time in each nemesis step.
+    #[arg(long, value_name = "S", default_value_t = 10.0)]
+    pub nemesis_interval: f64,
+    /// Copy every node's stderr (its log) to faultline's stderr as the run goes.
+    #[arg(long)]
+    pub log_stderr: bool,
+    /// Broadcast only: the topology sent to the nodes.
+    #[arg(long, value_name = "NAME", default_value = "grid")]
+    pub topology: String,
+    /// Number of keys (lin-kv).
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub keys: usize,
+    /// Seconds before an op without an answer is recorded as `info`.
+    #[arg(long, value_name = "S", default_value_t = 1.0)]
+    pub op_timeout: f64,
+    /// Seed of the nemesis, the op choices and the message faults (default: random, printed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// The store directory.
+    #[arg(long, value_name = "DIR", default_value = "store")]
+    pub store: PathBuf,
+    /// Print results.json instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Message faults.
+    #[command(flatten)]
+    pub net: NetArgs,
+    /// Arguments for the node, after `--`.
+    #[arg(last = true, value_name = "NODE_ARGS")]
+    pub node_args: Vec<String>,
+}
+
+/// Arguments of `faultline relay`.
+#[derive(Debug, Args)]
+pub struct RelayArgs {
+    /// This node's id.
+    #[arg(long)]
+    pub id: String,
+    /// Every node as `ID=IP`, in order (repeated).
+    #[arg(long = "node", value_name = "ID=IP")]
+    pub nodes: Vec<String>,
+    /// Where to listen for clients.
+    #[arg(long, value_name = "IP:PORT")]
+    pub client_listen: std::net::SocketAddr,
+    /// Where the services are.
+    #[arg(long, value_name = "IP:PORT")]
+    pub service: Option<std::net::SocketAddr>,
+    /// The counters file (appended).
+    #[arg(long, value_name = "FILE")]
+    pub stats: Option<PathBuf>,
+    /// Seed of the message faults.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Seconds the node may take to answer init.
+    #[arg(long, value_name = "S", default_value_t = 30.0)]
+    pub init_timeout: f64,
+    /// Message faults.
+    #[command(flatten)]
+    pub net: NetArgs,
+    /// The node's command line.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
 
 const REPORT_EXAMPLES: &str = "\
@@ -177,6 +336,13 @@ pub struct TestArgs {
     /// or `spread` (process p to node p mod N first, hints followed within the op).
     #[arg(long, value_name = "MODE", value_enum, default_value_t = ClientMode::Spread)]
     pub clients: ClientMode,
+    /// What the clients do: lin-kv (any system), or Maelstrom's broadcast, g-counter,
+    /// unique-ids (client = "maelstrom" only).
+    #[arg(long, short = 'w', value_name = "NAME", value_enum, default_value_t = WorkloadKind::LinKv)]
+    pub workload: WorkloadKind,
+    /// Message faults (Maelstrom nodes only).
+    #[command(flatten)]
+    pub net: NetArgs,
     /// Print results.json instead of the summary.
     #[arg(long)]
     pub json: bool,

@@ -6,8 +6,10 @@ pub mod bench;
 pub mod bugs;
 pub mod check;
 pub mod cleanup;
+pub mod maelstrom;
 pub mod mem_register;
 pub mod output;
+pub mod relay;
 pub mod report;
 pub mod serve;
 pub mod suite;
@@ -26,5 +28,7 @@ pub fn run(command: args::Command) -> anyhow::Result<faultline::exit::ExitCode> 
         Command::MemRegister(args) => mem_register::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Maelstrom(args) => maelstrom::run(&args),
+        Command::Relay(args) => relay::run(&args),
     }
 }

@@ -1,9 +1,9 @@
 //! `faultline suite`: the Raft lab scenarios (see [`faultline::suite`]), one PASS/FAIL line
 //! each, in the style of `go test -v`.
 
-use crate::cmd::args::{SuiteArgs, TestArgs};
+use crate::cmd::args::{NetArgs, SuiteArgs, TestArgs};
 use anyhow::Result;
-use faultline::clients::workload::ClientMode;
+use faultline::clients::workload::{ClientMode, WorkloadKind};
 use faultline::exit::ExitCode;
 use faultline::run::TestConfig;
 use faultline::suite::{self, Scenario, ScenarioResult, Status};
@@ -36,6 +36,8 @@ pub fn base_config(
         check_time_limit: 60.0,
         clients,
         json: false,
+        workload: WorkloadKind::LinKv,
+        net: NetArgs::default(),
     };
     let mut cfg = crate::cmd::test::config(&args)?;
     cfg.progress = false;

@@ -3,11 +3,13 @@
 use crate::cmd::args::TestArgs;
 use anyhow::{bail, Context, Result};
 use faultline::clients::workload::Workload;
+use faultline::clients::workload::WorkloadKind;
 use faultline::cluster::split_args;
 use faultline::exit::ExitCode;
 use faultline::faults::NemesisPlan;
+use faultline::maelstrom::NetOptions;
 use faultline::run::{self, TestConfig};
-use faultline::spec::SystemSpec;
+use faultline::spec::{Adapter, SystemSpec};
 use std::time::Duration;
 
 /// Most seconds a flag takes: about 31 years, far beyond any run, and far below where
@@ -24,6 +26,30 @@ fn seconds(flag: &str, v: f64) -> Result<Duration> {
 /// Builds the run's configuration from the flags.
 pub fn config(args: &TestArgs) -> Result<TestConfig> {
     let spec = SystemSpec::load(&args.system)?;
+    config_with_spec(args, spec)
+}
+
+/// Builds the run's configuration from the flags, for `spec` (loaded or made by the caller).
+pub fn config_with_spec(args: &TestArgs, spec: SystemSpec) -> Result<TestConfig> {
+    let net = args.net.options();
+    net.validate().map_err(anyhow::Error::msg)?;
+    let maelstrom = spec.client == Adapter::Maelstrom;
+    if !maelstrom && net != NetOptions::default() {
+        bail!(
+            "--latency, --message-loss and --duplicate act through the relays of Maelstrom \
+             nodes; {} has client {:?}",
+            spec.name,
+            spec.client.name()
+        );
+    }
+    if !maelstrom && args.workload != WorkloadKind::LinKv {
+        bail!(
+            "--workload {}: Maelstrom's workloads need client = \"maelstrom\"; {} has client {:?}",
+            args.workload.name(),
+            spec.name,
+            spec.client.name()
+        );
+    }
     // clap checked the name against the nemesis crate's.
     let plan = if args.nemesis == "none" {
         NemesisPlan::None
@@ -71,6 +97,7 @@ pub fn config(args: &TestArgs) -> Result<TestConfig> {
             read_pct: args.read_pct,
             write_pct: args.write_pct,
             clients: args.clients,
+            kind: args.workload,
         },
         op_timeout: seconds("--op-timeout", args.op_timeout)?,
         store: args.store.clone(),
@@ -85,6 +112,8 @@ pub fn config(args: &TestArgs) -> Result<TestConfig> {
         final_read_budget: Duration::from_secs(30),
         check_time_limit: seconds("--check-time-limit", args.check_time_limit)?,
         progress: true,
+        net,
+        log_stderr: false,
     })
 }
 
@@ -104,10 +133,15 @@ pub fn run(args: &TestArgs) -> Result<ExitCode> {
     nemesis::install_cleanup_handlers()?;
     faultline::runlog::install();
     let cfg = config(args)?;
-    let outcome = run::run_test(&cfg);
+    run_config(&cfg, args.json)
+}
+
+/// Runs the test `cfg` and prints the summary, or results.json with `json`.
+pub fn run_config(cfg: &TestConfig, json: bool) -> Result<ExitCode> {
+    let outcome = run::run_test(cfg);
     faultline::runlog::close();
     let outcome = outcome?;
-    if args.json {
+    if json {
         let json = outcome
             .results
             .to_json()

@@ -3,12 +3,18 @@
 //! Outcome mapping (docs/design.md, "Client protocol"), which decides what the checker may assume:
 //! - `read_ok` / `write_ok` / `cas_ok`: `ok`;
 //! - error 20 on a read: `ok` with value null (the key is absent, an observation);
-//! - definite errors (10, 11, 12, 14, 20 on a cas, 22): `fail`, the op surely did not happen;
+//! - definite errors (1, 10, 11, 12, 14, 20 on a cas, 21, 22, 30): `fail`, the op surely did
+//!   not happen;
 //!   error 11 (not leader) is first retried on the hinted leader, a bounded number of times,
 //!   because the attempt that got it certainly had no effect;
 //! - indefinite errors (0, 13, anything unknown), a timeout, or a connection lost after the
 //!   request was written: `info`;
 //! - a connection that could not be opened, so that nothing was sent: `fail`.
+//!
+//! The same client talks to Maelstrom nodes through their relays ([`JsonlTcpClient::maelstrom`]):
+//! keys go out as integers (`k3` as `3`, as Maelstrom's lin-kv sends them), and a write or cas
+//! whose answer was lost is never sent again, because a Maelstrom node is not asked to
+//! deduplicate: a retry it applied twice would be a bug of the client, not of the node.
 
 use super::{Completion, Connector, Invocation, NodeCursor, Nodes, OpKind};
 use serde::{Deserialize, Serialize};
@@ -26,24 +32,32 @@ pub const RETRIES_MAX: usize = 2;
 /// Longest reply line accepted.
 const LINE_BYTES_MAX: usize = 1 << 20;
 
+/// A key as sent: the key's name, or (Maelstrom) the integer in it.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Key<'a> {
+    Name(&'a str),
+    Int(i64),
+}
+
 /// A request body.
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 enum Request<'a> {
     Read {
         msg_id: u64,
-        key: &'a str,
+        key: Key<'a>,
     },
     Write {
         msg_id: u64,
-        key: &'a str,
+        key: Key<'a>,
         value: i64,
         client: &'a str,
         seq: u64,
     },
     Cas {
         msg_id: u64,
-        key: &'a str,
+        key: Key<'a>,
         from: i64,
         to: i64,
         client: &'a str,
@@ -73,6 +87,8 @@ pub struct JsonlTcpClient {
     seq: u64,
     timeout: Duration,
     line: String,
+    retries_max: usize,
+    int_keys: bool,
 }
 
 impl JsonlTcpClient {
@@ -93,6 +109,24 @@ impl JsonlTcpClient {
             seq: 0,
             timeout,
             line: String::new(),
+            retries_max: RETRIES_MAX,
+            int_keys: false,
+        }
+    }
+
+    /// A client of Maelstrom nodes behind their relays: integer keys, no retry of an op whose
+    /// answer was lost.
+    pub fn maelstrom(
+        nodes: Vec<(String, SocketAddr)>,
+        first: usize,
+        connector: Arc<dyn Connector>,
+        client_id: String,
+        timeout: Duration,
+    ) -> JsonlTcpClient {
+        JsonlTcpClient {
+            retries_max: 0,
+            int_keys: true,
+            ..JsonlTcpClient::new(nodes, first, connector, client_id, timeout)
         }
     }
 
@@ -130,7 +164,7 @@ impl JsonlTcpClient {
                 Err(Attempt::Lost(e)) => {
                     self.rotate();
                     lost.push(e);
-                    if inv.kind != OpKind::Read && lost.len() <= RETRIES_MAX {
+                    if inv.kind != OpKind::Read && lost.len() <= self.retries_max {
                         continue;
                     }
                     return Completion::Info(lost_text(&lost));
@@ -178,8 +212,9 @@ impl JsonlTcpClient {
         }
         self.msg_id += 1;
         let msg_id = self.msg_id;
-        let mut body = serde_json::to_vec(&request(inv, msg_id, &self.client_id, seq))
-            .expect("a request always serializes");
+        let mut body =
+            serde_json::to_vec(&request(inv, msg_id, &self.client_id, seq, self.int_keys))
+                .expect("a request always serializes");
         body.push(b'\n');
         let (reader, writer) = self.conn.as_mut().expect("connected above");
         if let Err(e) = writer.write_all(&body).await {
@@ -216,8 +251,14 @@ enum Classified {
     NotLeader(Option<String>),
 }
 
-fn request<'a>(inv: &'a Invocation, msg_id: u64, client: &'a str, seq: u64) -> Request<'a> {
-    let key = inv.key.as_str();
+fn request<'a>(
+    inv: &'a Invocation,
+    msg_id: u64,
+    client: &'a str,
+    seq: u64,
+    int_keys: bool,
+) -> Request<'a> {
+    let key = key(&inv.key, int_keys);
     match inv.kind {
         OpKind::Read => Request::Read { msg_id, key },
         OpKind::Write(value) => Request::Write {
@@ -235,6 +276,15 @@ fn request<'a>(inv: &'a Invocation, msg_id: u64, client: &'a str, seq: u64) -> R
             client,
             seq,
         },
+    }
+}
+
+/// The key as sent: with `int_keys`, the integer its name ends with (`k3` -> 3), if any.
+fn key(name: &str, int_keys: bool) -> Key<'_> {
+    let digits = name.trim_start_matches(|c: char| !c.is_ascii_digit());
+    match digits.parse() {
+        Ok(i) if int_keys => Key::Int(i),
+        _ => Key::Name(name),
     }
 }
 
@@ -279,7 +329,7 @@ fn classify(inv: &Invocation, reply: &Reply) -> Classified {
         ("error", kind) => match reply.code {
             Some(11) => Classified::NotLeader(reply.leader.clone()),
             Some(20) if kind == OpKind::Read => done(Completion::Ok(None)),
-            Some(code @ (10 | 12 | 14 | 20 | 22)) => {
+            Some(code @ (1 | 10 | 12 | 14 | 20 | 21 | 22 | 30)) => {
                 done(Completion::Fail(format!("error {code}: {}", text())))
             }
             Some(code) => done(Completion::Info(format!("error {code}: {}", text()))),

@@ -259,6 +259,9 @@ impl Client {
             crate::spec::Adapter::Redis => {
                 Client::Redis(redis::RedisClient::new(nodes, first, connector, timeout))
             }
+            crate::spec::Adapter::Maelstrom => Client::JsonlTcp(
+                jsonl_tcp::JsonlTcpClient::maelstrom(nodes, first, connector, client_id, timeout),
+            ),
         }
     }
 

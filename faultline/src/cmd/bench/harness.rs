@@ -62,6 +62,7 @@ pub fn run(seconds: f64, concurrency: usize) -> Result<ExitCode> {
         read_pct: 40,
         write_pct: 30,
         clients: faultline::clients::workload::ClientMode::Spread,
+        kind: Default::default(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -141,6 +142,7 @@ fn bench_harness_raft(seconds: f64, concurrency: usize) -> Result<()> {
             read_pct: 40,
             write_pct: 30,
             clients: faultline::clients::workload::ClientMode::Spread,
+            kind: Default::default(),
         },
         op_timeout: Duration::from_secs(1),
         store: store.clone(),
@@ -151,6 +153,8 @@ fn bench_harness_raft(seconds: f64, concurrency: usize) -> Result<()> {
         final_read_budget: Duration::from_secs(10),
         check_time_limit: Duration::from_secs(60),
         progress: false,
+        net: Default::default(),
+        log_stderr: false,
     };
     let outcome = run::run_test(&cfg)?;
     let f = &outcome.figures;

@@ -21,6 +21,7 @@ fn base() -> TestConfig {
             read_pct: 50,
             write_pct: 25,
             clients: crate::clients::workload::ClientMode::Spread,
+            kind: Default::default(),
         },
         op_timeout: Duration::from_secs(1),
         store: PathBuf::from("store"),
@@ -31,6 +32,8 @@ fn base() -> TestConfig {
         final_read_budget: Duration::from_secs(30),
         check_time_limit: Duration::from_secs(60),
         progress: false,
+        net: Default::default(),
+        log_stderr: false,
     }
 }
 
