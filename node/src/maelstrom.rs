@@ -149,14 +149,15 @@ pub async fn run(config: MaelstromConfig) -> Result<(), RuntimeError> {
         };
         let from_member = m.members.iter().any(|id| *id == src);
         match kind.as_str() {
-            RAFT_TYPE if from_member => match serde_json::from_value::<Message>(body["msg"].clone())
-            {
-                Ok(msg) => {
-                    // A full inbox drops the message: Raft tolerates loss.
-                    let _ = m.inbox.try_send(CoreIn::Peer { from: src, msg });
+            RAFT_TYPE if from_member => {
+                match serde_json::from_value::<Message>(body["msg"].clone()) {
+                    Ok(msg) => {
+                        // A full inbox drops the message: Raft tolerates loss.
+                        let _ = m.inbox.try_send(CoreIn::Peer { from: src, msg });
+                    }
+                    Err(e) => tracing::warn!("bad raft message from {src}: {e}"),
                 }
-                Err(e) => tracing::warn!("bad raft message from {src}: {e}"),
-            },
+            }
             FORWARD_TYPE if from_member => {
                 let client = body["client"].as_str().unwrap_or_default().to_string();
                 let hops = body["hops"].as_u64().unwrap_or(1);

@@ -145,7 +145,9 @@ pub async fn run(
     result
 }
 
-pub(crate) fn open_storage(config: &RuntimeConfig) -> Result<(Storage, DurableState), RuntimeError> {
+pub(crate) fn open_storage(
+    config: &RuntimeConfig,
+) -> Result<(Storage, DurableState), RuntimeError> {
     let (storage, recovered) = Storage::open(&config.data_dir, config.core.bugs.has(Bug::NoFsync))?;
     let decode = |what, source| RuntimeError::Decode {
         path: config.data_dir.clone(),
