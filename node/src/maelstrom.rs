@@ -147,7 +147,7 @@ pub async fn run(config: MaelstromConfig) -> Result<(), RuntimeError> {
             tracing::warn!(line = %text, "message before init; ignored");
             continue;
         };
-        let from_member = m.members.iter().any(|id| *id == src);
+        let from_member = m.members.contains(&src);
         match kind.as_str() {
             RAFT_TYPE if from_member => {
                 match serde_json::from_value::<Message>(body["msg"].clone()) {

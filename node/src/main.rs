@@ -186,42 +186,23 @@ fn run_maelstrom(args: NodeArgs) -> Result<()> {
 }
 
 fn run_node(args: NodeArgs) -> Result<()> {
-    let (Some(id), Some(peers), Some(listen), Some(client), Some(data)) =
-        (args.id, args.peers, args.listen, args.client, args.data)
-    else {
+    let (Some(id), Some(peers), Some(listen), Some(client), Some(data)) = (
+        args.id.clone(),
+        args.peers.clone(),
+        args.listen,
+        args.client,
+        args.data.clone(),
+    ) else {
         bail!("--id, --peers, --listen, --client and --data are required (see --help)");
     };
     let peers = parse_peers(&peers)?;
     if !peers.contains_key(&id) {
         bail!("--peers must list this node ({id}) too");
     }
-    if args.election_timeout_min_ms >= args.election_timeout_max_ms || args.tick_ms == 0 {
-        bail!("need 0 < --tick-ms and --election-timeout-min-ms < --election-timeout-max-ms");
-    }
-    let bugs = Bugs::of(&args.bugs);
-    let ticks = |ms: u64| ((ms / args.tick_ms).max(1)) as u32;
-    let seed = args.seed.unwrap_or_else(|| {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        nanos
-            ^ id.bytes()
-                .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64))
-    });
     let mut members: Vec<String> = peers.keys().cloned().collect();
     members.sort();
-    let core = Config {
-        id: id.clone(),
-        peers: members,
-        election_ticks_min: ticks(args.election_timeout_min_ms),
-        election_ticks_max: ticks(args.election_timeout_max_ms),
-        heartbeat_ticks: ticks(args.heartbeat_ms),
-        snapshot_threshold_entries: args.snapshot_entries,
-        pre_vote: !args.no_pre_vote,
-        check_quorum: true,
-        bugs,
-        seed,
-    };
+    let core = core_config(&args, &id, members)?;
+    let seed = core.seed;
     let config = RuntimeConfig {
         core,
         peers,

@@ -287,3 +287,30 @@ fn garbage_is_logged_and_eof_exits_zero() {
         serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("stdout line {l:?}: {e}"));
     }
 }
+
+#[test]
+fn with_data_a_killed_node_keeps_its_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_string();
+    {
+        let mut c = Cluster::start(&["n1"], &["--data", &data]);
+        c.wait_leader(None);
+        let (_, w) = c.ask("n1", json!({"type":"write","key":1,"value":42}));
+        assert_eq!(w["type"], json!("write_ok"), "{w}");
+    } // SIGKILL
+    let mut c = Cluster::start(&["n1"], &["--data", &data]);
+    c.wait_leader(None);
+    let (_, r) = c.ask("n1", json!({"type":"read","key":1}));
+    assert_eq!(r["value"], json!(42), "{r}");
+    drop(c);
+    // Without --data a restarted node comes back empty.
+    let mut c = Cluster::start(&["n1"], &[]);
+    c.wait_leader(None);
+    let (_, w) = c.ask("n1", json!({"type":"write","key":1,"value":1}));
+    assert_eq!(w["type"], json!("write_ok"), "{w}");
+    drop(c);
+    let mut c = Cluster::start(&["n1"], &[]);
+    c.wait_leader(None);
+    let (_, r) = c.ask("n1", json!({"type":"read","key":1}));
+    assert_eq!(r["code"], json!(20), "{r}");
+}
