@@ -11,10 +11,13 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 type Stdins = Arc<Mutex<HashMap<String, ChildStdin>>>;
+/// Nodes cut off from the other nodes (their peer messages are dropped both ways).
+type Cut = Arc<Mutex<Vec<String>>>;
 
 struct Cluster {
     children: HashMap<String, Child>,
     stdins: Stdins,
+    cut: Cut,
     inbox: Receiver<Value>,
     /// Every stderr line of every node.
     logs: Arc<Mutex<Vec<(String, String)>>>,
@@ -24,6 +27,7 @@ struct Cluster {
 impl Cluster {
     fn start(ids: &[&str], extra: &[&str]) -> Cluster {
         let stdins: Stdins = Arc::default();
+        let cut: Cut = Arc::default();
         let logs: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
         let (tx, inbox) = mpsc::channel();
         let mut children = HashMap::new();
@@ -43,7 +47,8 @@ impl Cluster {
                 .insert(id.to_string(), child.stdin.take().unwrap());
             let out = child.stdout.take().unwrap();
             let (stdins2, tx2): (Stdins, Sender<Value>) = (Arc::clone(&stdins), tx.clone());
-            thread::spawn(move || route(BufReader::new(out), stdins2, tx2));
+            let cut2 = Arc::clone(&cut);
+            thread::spawn(move || route(BufReader::new(out), stdins2, cut2, tx2));
             let err = child.stderr.take().unwrap();
             let (logs2, id2) = (Arc::clone(&logs), id.to_string());
             thread::spawn(move || {
@@ -56,6 +61,7 @@ impl Cluster {
         let mut c = Cluster {
             children,
             stdins,
+            cut,
             inbox,
             logs,
             next_msg: 1,
@@ -176,11 +182,18 @@ impl Drop for Cluster {
 }
 
 /// Moves each line of one node's stdout to its destination.
-fn route(out: impl BufRead, stdins: Stdins, clients: Sender<Value>) {
+fn route(out: impl BufRead, stdins: Stdins, cut: Cut, clients: Sender<Value>) {
     for line in out.lines().map_while(Result::ok) {
         let msg: Value = serde_json::from_str(&line)
             .unwrap_or_else(|e| panic!("stdout carried a non-JSON line {line:?}: {e}"));
         let dest = msg["dest"].as_str().unwrap_or_default().to_string();
+        let src = msg["src"].as_str().unwrap_or_default().to_string();
+        let between_nodes = !dest.starts_with('c');
+        let cut = cut.lock().unwrap();
+        if between_nodes && (cut.contains(&src) || cut.contains(&dest)) {
+            continue;
+        }
+        drop(cut);
         let mut stdins = stdins.lock().unwrap();
         match stdins.get_mut(&dest) {
             Some(stdin) => {
@@ -243,13 +256,58 @@ fn three_nodes_elect_forward_and_survive_the_leader() {
 }
 
 #[test]
-fn a_planted_read_bug_is_accepted_and_serves() {
+fn stale_read_lets_a_cut_off_leader_answer_reads() {
     let mut c = Cluster::start(&["n1", "n2", "n3"], &["--bug", "stale-read"]);
-    c.wait_leader(None);
-    let (_, w) = c.ask("n2", json!({"type":"write","key":5,"value":1}));
+    let (leader, _) = c.wait_leader(None);
+    let (_, w) = c.ask(&leader, json!({"type":"write","key":5,"value":1}));
     assert_eq!(w["type"], json!("write_ok"), "{w}");
-    let (_, r) = c.ask("n3", json!({"type":"read","key":5}));
-    assert_eq!(r["type"], json!("read_ok"), "{r}");
+    c.cut.lock().unwrap().push(leader.clone());
+    // No quorum can confirm this read; the buggy leader answers from its own state at once.
+    let (src, r) = c.ask(&leader, json!({"type":"read","key":5}));
+    assert_eq!(
+        (src.as_str(), &r["type"], &r["value"]),
+        (leader.as_str(), &json!("read_ok"), &json!(1)),
+        "{r}"
+    );
+}
+
+#[test]
+fn a_correct_cut_off_leader_does_not_answer_reads() {
+    let mut c = Cluster::start(&["n1", "n2", "n3"], &[]);
+    let (leader, _) = c.wait_leader(None);
+    let (_, w) = c.ask(&leader, json!({"type":"write","key":5,"value":1}));
+    assert_eq!(w["type"], json!("write_ok"), "{w}");
+    c.cut.lock().unwrap().push(leader.clone());
+    let (_, r) = c.ask(&leader, json!({"type":"read","key":5}));
+    assert_ne!(r["type"], json!("read_ok"), "{r}");
+}
+
+#[test]
+fn follower_read_lets_a_cut_off_follower_serve_a_stale_value() {
+    let ids = ["n1", "n2", "n3"];
+    let mut c = Cluster::start(&ids, &["--bug", "follower-read"]);
+    let (leader, _) = c.wait_leader(None);
+    let follower = ids.iter().copied().find(|n| *n != leader).unwrap();
+    let (_, w) = c.ask(&leader, json!({"type":"write","key":5,"value":1}));
+    assert_eq!(w["type"], json!("write_ok"), "{w}");
+    // Wait until the follower has applied it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while c.ask(follower, json!({"type":"read","key":5})).1["value"] != json!(1) {
+        assert!(
+            Instant::now() < deadline,
+            "{follower} never applied the write"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    c.cut.lock().unwrap().push(follower.to_string());
+    let (_, w) = c.ask(&leader, json!({"type":"write","key":5,"value":2}));
+    assert_eq!(w["type"], json!("write_ok"), "{w}");
+    let (src, r) = c.ask(follower, json!({"type":"read","key":5}));
+    assert_eq!(
+        (src.as_str(), &r["value"]),
+        (follower, &json!(1)),
+        "a stale read: {r}"
+    );
 }
 
 #[test]
