@@ -1,5 +1,6 @@
 //! `raft-node`: one member of a Raft-replicated register, or (`raft-node bench`) a benchmark of a
-//! local cluster of them.
+//! local cluster of them. `raft-node --maelstrom` speaks Maelstrom's stdio protocol instead of TCP
+//! (see the `node::maelstrom` module).
 //!
 //! ```text
 //! raft-node --id n1 --peers n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103 \
