@@ -4,11 +4,13 @@
 //!   thread or file inside);
 //! - [`storage`]: the durable log, hard state and snapshots on disk;
 //! - [`protocol`]: the `jsonl-tcp` client protocol and the peer wire format;
+//! - [`maelstrom`]: the same node speaking Maelstrom's stdio protocol (`raft-node --maelstrom`);
 //! - [`runtime`]: the tokio runtime that drives the core with real time, TCP and files;
 //! - [`ports`]: free loopback ports for clusters on 127.0.0.1 (tests, `raft-node bench`).
 #![deny(missing_docs)]
 
 pub mod core;
+pub mod maelstrom;
 pub mod ports;
 pub mod protocol;
 pub mod runtime;

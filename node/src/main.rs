@@ -1,5 +1,6 @@
 //! `raft-node`: one member of a Raft-replicated register, or (`raft-node bench`) a benchmark of a
-//! local cluster of them.
+//! local cluster of them. `raft-node --maelstrom` speaks Maelstrom's stdio protocol instead of TCP
+//! (see the `node::maelstrom` module).
 //!
 //! ```text
 //! raft-node --id n1 --peers n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103 \
@@ -60,6 +61,10 @@ struct NodeArgs {
     /// Address for client (jsonl-tcp) connections.
     #[arg(long)]
     client: Option<SocketAddr>,
+    /// Speak Maelstrom's stdio protocol instead of TCP: id and members come from `init`
+    /// (no --id/--peers/--listen/--client); without --data the state is in memory only.
+    #[arg(long, conflicts_with_all = ["id", "peers", "listen", "client"])]
+    maelstrom: bool,
     /// Data directory (log, hard state, snapshot).
     #[arg(long)]
     data: Option<PathBuf>,
@@ -107,6 +112,7 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         Some(Sub::Bench(args)) => bench::run(&args),
+        None if cli.node.maelstrom => run_maelstrom(cli.node),
         None => run_node(cli.node),
     };
     match result {
@@ -132,20 +138,11 @@ fn parse_peers(text: &str) -> Result<HashMap<String, SocketAddr>> {
     Ok(peers)
 }
 
-fn run_node(args: NodeArgs) -> Result<()> {
-    let (Some(id), Some(peers), Some(listen), Some(client), Some(data)) =
-        (args.id, args.peers, args.listen, args.client, args.data)
-    else {
-        bail!("--id, --peers, --listen, --client and --data are required (see --help)");
-    };
-    let peers = parse_peers(&peers)?;
-    if !peers.contains_key(&id) {
-        bail!("--peers must list this node ({id}) too");
-    }
+/// The core's configuration; `id` and `members` may be placeholders (Maelstrom's `init`).
+fn core_config(args: &NodeArgs, id: &str, members: Vec<String>) -> Result<Config> {
     if args.election_timeout_min_ms >= args.election_timeout_max_ms || args.tick_ms == 0 {
         bail!("need 0 < --tick-ms and --election-timeout-min-ms < --election-timeout-max-ms");
     }
-    let bugs = Bugs::of(&args.bugs);
     let ticks = |ms: u64| ((ms / args.tick_ms).max(1)) as u32;
     let seed = args.seed.unwrap_or_else(|| {
         let nanos = std::time::SystemTime::now()
@@ -154,11 +151,10 @@ fn run_node(args: NodeArgs) -> Result<()> {
         nanos
             ^ id.bytes()
                 .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64))
+            ^ u64::from(std::process::id()).rotate_left(32)
     });
-    let mut members: Vec<String> = peers.keys().cloned().collect();
-    members.sort();
-    let core = Config {
-        id: id.clone(),
+    Ok(Config {
+        id: id.to_string(),
         peers: members,
         election_ticks_min: ticks(args.election_timeout_min_ms),
         election_ticks_max: ticks(args.election_timeout_max_ms),
@@ -166,9 +162,48 @@ fn run_node(args: NodeArgs) -> Result<()> {
         snapshot_threshold_entries: args.snapshot_entries,
         pre_vote: !args.no_pre_vote,
         check_quorum: true,
-        bugs,
+        bugs: Bugs::of(&args.bugs),
         seed,
+    })
+}
+
+fn run_maelstrom(args: NodeArgs) -> Result<()> {
+    let core = core_config(&args, "", Vec::new())?;
+    let bug_names: Vec<String> = args.bugs.iter().map(|b| b.name()).collect();
+    tracing::info!(bugs = ?bug_names, data = ?args.data, "starting in maelstrom mode");
+    let config = node::maelstrom::MaelstromConfig {
+        core,
+        data_dir: args.data,
+        tick_ms: args.tick_ms,
     };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(node::maelstrom::run(config))?;
+    tracing::info!("stopped");
+    // The stdin reader may still hold a blocking read: do not wait for it.
+    std::process::exit(0)
+}
+
+fn run_node(args: NodeArgs) -> Result<()> {
+    let (Some(id), Some(peers), Some(listen), Some(client), Some(data)) = (
+        args.id.clone(),
+        args.peers.clone(),
+        args.listen,
+        args.client,
+        args.data.clone(),
+    ) else {
+        bail!("--id, --peers, --listen, --client and --data are required (see --help)");
+    };
+    let peers = parse_peers(&peers)?;
+    if !peers.contains_key(&id) {
+        bail!("--peers must list this node ({id}) too");
+    }
+    let mut members: Vec<String> = peers.keys().cloned().collect();
+    members.sort();
+    let core = core_config(&args, &id, members)?;
+    let seed = core.seed;
     let config = RuntimeConfig {
         core,
         peers,

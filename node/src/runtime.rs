@@ -53,7 +53,7 @@ pub const CLIENT_WAIT_MS_MAX: u64 = 5_000;
 /// An fsync that takes this long is logged (`slow fsync`).
 const SLOW_SYNC: Duration = Duration::from_millis(50);
 /// Longest line accepted from a peer or a client.
-const LINE_BYTES_MAX: usize = 64 << 20;
+pub(crate) const LINE_BYTES_MAX: usize = 64 << 20;
 
 /// A runtime failure.
 #[derive(Debug, thiserror::Error)]
@@ -95,7 +95,7 @@ pub struct RuntimeConfig {
 }
 
 /// What the network tasks and the storage thread hand to the core task.
-enum CoreIn {
+pub(crate) enum CoreIn {
     /// Every persist job up to `job` is durable.
     Persisted {
         job: u64,
@@ -132,19 +132,10 @@ pub async fn run(
             outboxes.insert(id.clone(), tx);
         }
     }
-    let persist = spawn_storage(storage, inbox_tx.clone())?;
+    let persist = spawn_storage(Some(storage), inbox_tx.clone())?;
     let accept_peers = tokio::spawn(accept_peers(peer_listener, inbox_tx.clone()));
     let accept_clients = tokio::spawn(accept_clients(client_listener, inbox_tx));
-    let core = CoreTask {
-        node,
-        persist,
-        outboxes,
-        pending: HashMap::new(),
-        next_request: 1,
-        submitted: 0,
-        durable: 0,
-        held: std::collections::VecDeque::new(),
-    };
+    let core = CoreTask::new(node, persist, outboxes, false);
     let result = tokio::select! {
         r = core.run(inbox_rx, Duration::from_millis(config.tick_ms.max(1))) => r,
         () = shutdown => Ok(()),
@@ -154,7 +145,9 @@ pub async fn run(
     result
 }
 
-fn open_storage(config: &RuntimeConfig) -> Result<(Storage, DurableState), RuntimeError> {
+pub(crate) fn open_storage(
+    config: &RuntimeConfig,
+) -> Result<(Storage, DurableState), RuntimeError> {
     let (storage, recovered) = Storage::open(&config.data_dir, config.core.bugs.has(Bug::NoFsync))?;
     let decode = |what, source| RuntimeError::Decode {
         path: config.data_dir.clone(),
@@ -194,14 +187,15 @@ fn open_storage(config: &RuntimeConfig) -> Result<(Storage, DurableState), Runti
 }
 
 /// One batch's persist actions, for the storage thread.
-struct PersistJob {
+pub(crate) struct PersistJob {
     id: u64,
     actions: Vec<Action>,
 }
 
-/// Starts the storage thread; it ends when the core drops the returned sender.
-fn spawn_storage(
-    mut storage: Storage,
+/// Starts the storage thread; it ends when the core drops the returned sender. Without a
+/// storage (memory only) it writes nothing and reports every job durable at once.
+pub(crate) fn spawn_storage(
+    mut storage: Option<Storage>,
     inbox: mpsc::Sender<CoreIn>,
 ) -> Result<std::sync::mpsc::Sender<PersistJob>, RuntimeError> {
     let (tx, rx) = std::sync::mpsc::channel::<PersistJob>();
@@ -216,12 +210,19 @@ fn spawn_storage(
                 let job = jobs.last().map_or(0, |j| j.id);
                 let written = jobs.into_iter().try_for_each(|j| {
                     j.actions.into_iter().try_for_each(|a| {
-                        write_action(&mut storage, a, &mut hard_state_version, &mut last_index)
+                        write_action(
+                            storage.as_mut(),
+                            a,
+                            &mut hard_state_version,
+                            &mut last_index,
+                        )
                     })
                 });
                 let synced = written.and_then(|()| {
                     let started = std::time::Instant::now();
-                    storage.sync()?;
+                    if let Some(storage) = storage.as_mut() {
+                        storage.sync()?;
+                    }
                     let took = started.elapsed();
                     if took >= SLOW_SYNC {
                         // As etcd's "slow fdatasync": replies and votes wait meanwhile.
@@ -250,9 +251,10 @@ fn spawn_storage(
     Ok(tx)
 }
 
-/// Writes one persist action (buffered; the caller syncs).
+/// Writes one persist action (buffered; the caller syncs); without a storage only the
+/// durable marks move.
 fn write_action(
-    storage: &mut Storage,
+    storage: Option<&mut Storage>,
     action: Action,
     hard_state_version: &mut u64,
     last_index: &mut u64,
@@ -262,27 +264,36 @@ fn write_action(
             hard_state,
             version,
         } => {
-            let bytes = serde_json::to_vec(&hard_state).expect("serializable");
-            storage.save_hard_state(&bytes)?;
+            if let Some(storage) = storage {
+                let bytes = serde_json::to_vec(&hard_state).expect("serializable");
+                storage.save_hard_state(&bytes)?;
+            }
             *hard_state_version = version;
         }
         Action::PersistEntries {
             truncate_from,
             entries,
         } => {
+            let mut storage = storage;
             if let Some(from) = truncate_from {
-                storage.truncate_from(from)?;
+                if let Some(storage) = storage.as_deref_mut() {
+                    storage.truncate_from(from)?;
+                }
                 *last_index = (*last_index).min(from.saturating_sub(1));
             }
             for e in &entries {
-                let bytes = serde_json::to_vec(e).expect("serializable");
-                storage.append(e.index, &bytes);
+                if let Some(storage) = storage.as_deref_mut() {
+                    let bytes = serde_json::to_vec(e).expect("serializable");
+                    storage.append(e.index, &bytes);
+                }
                 *last_index = e.index;
             }
         }
         Action::PersistSnapshot { snapshot } => {
-            let bytes = serde_json::to_vec(&snapshot).expect("serializable");
-            storage.save_snapshot(snapshot.last_index, &bytes)?;
+            if let Some(storage) = storage {
+                let bytes = serde_json::to_vec(&snapshot).expect("serializable");
+                storage.save_snapshot(snapshot.last_index, &bytes)?;
+            }
             *last_index = (*last_index).max(snapshot.last_index);
         }
         _ => unreachable!("only persist actions are sent to the storage thread"),
@@ -291,7 +302,7 @@ fn write_action(
 }
 
 /// The task that owns the core.
-struct CoreTask {
+pub(crate) struct CoreTask {
     node: RaftNode,
     persist: std::sync::mpsc::Sender<PersistJob>,
     outboxes: HashMap<String, mpsc::Sender<Message>>,
@@ -303,10 +314,31 @@ struct CoreTask {
     durable: u64,
     /// Actions waiting for a persist job (its id) to be durable, in order.
     held: std::collections::VecDeque<(u64, Action)>,
+    /// Core events go to stderr instead of stdout (when stdout carries a protocol).
+    events_to_stderr: bool,
 }
 
 impl CoreTask {
-    async fn run(
+    pub(crate) fn new(
+        node: RaftNode,
+        persist: std::sync::mpsc::Sender<PersistJob>,
+        outboxes: HashMap<String, mpsc::Sender<Message>>,
+        events_to_stderr: bool,
+    ) -> Self {
+        CoreTask {
+            node,
+            persist,
+            outboxes,
+            pending: HashMap::new(),
+            next_request: 1,
+            submitted: 0,
+            durable: 0,
+            held: std::collections::VecDeque::new(),
+            events_to_stderr,
+        }
+    }
+
+    pub(crate) async fn run(
         mut self,
         mut inbox: mpsc::Receiver<CoreIn>,
         tick: Duration,
@@ -419,9 +451,15 @@ impl CoreTask {
             }
             Action::Event(event) => {
                 let line = serde_json::to_string(&event).expect("serializable");
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{line}");
-                let _ = out.flush();
+                if self.events_to_stderr {
+                    let mut out = std::io::stderr().lock();
+                    let _ = writeln!(out, "{line}");
+                    let _ = out.flush();
+                } else {
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(out, "{line}");
+                    let _ = out.flush();
+                }
             }
             Action::PersistHardState { .. }
             | Action::PersistEntries { .. }
@@ -562,7 +600,7 @@ async fn client_connection(stream: TcpStream, inbox: mpsc::Sender<CoreIn>) -> st
     }
 }
 
-async fn ask_core(inbox: &mpsc::Sender<CoreIn>, req: Request) -> Response {
+pub(crate) async fn ask_core(inbox: &mpsc::Sender<CoreIn>, req: Request) -> Response {
     let cmd = match req {
         Request::Read { key } => Command::Read { key },
         Request::Write {
