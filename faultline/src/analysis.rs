@@ -34,6 +34,9 @@ pub struct RunEnd {
 
 /// Loads the history, runs the checks, writes `results.json` and `report.html`.
 pub fn analyse(cfg: &TestConfig, run_dir: &RunDir, end: RunEnd) -> Result<Outcome> {
+    if cfg.workload.kind != crate::clients::workload::WorkloadKind::LinKv {
+        return analyse_workload(cfg, run_dir, end);
+    }
     let history = histories::load(&run_dir.history(), histories::Format::Jsonl)?.history;
     let opts = checker::Options {
         time_limit: Some(cfg.check_time_limit),
@@ -71,6 +74,7 @@ pub fn analyse(cfg: &TestConfig, run_dir: &RunDir, end: RunEnd) -> Result<Outcom
                 valid: end.crashes.is_empty(),
                 crashes: end.crashes.clone(),
             }),
+            workload: None,
         }),
         figures: Some(figures.clone()),
     };
@@ -90,6 +94,97 @@ pub fn analyse(cfg: &TestConfig, run_dir: &RunDir, end: RunEnd) -> Result<Outcom
         check: &check,
         election: election.as_ref(),
         figures: &figures,
+        crashes: &end.crashes,
+        verdict,
+        history: &history,
+    });
+    Ok(Outcome {
+        run_dir: run_dir.dir.clone(),
+        verdict,
+        results,
+        history,
+        check,
+        election,
+        leaders: end.leaders,
+        figures,
+        crashes: end.crashes,
+        summary,
+    })
+}
+
+/// [`analyse`] for Maelstrom's broadcast, g-counter and unique-ids workloads: their own
+/// check (see [`crate::maelstrom::workloads`]) instead of linearizability, with election
+/// safety, crashes and kills as for `lin-kv`.
+fn analyse_workload(cfg: &TestConfig, run_dir: &RunDir, end: RunEnd) -> Result<Outcome> {
+    use crate::maelstrom::{stats as relay_stats, workloads};
+    let kind = cfg.workload.kind;
+    let wh = workloads::load(&run_dir.history())?;
+    let messages = relay_stats::totals(&run_dir.dir, &end.nodes).map(|t| t.to_nodes);
+    let report = workloads::check(&wh, kind, messages);
+    let election = election(cfg, run_dir, &end.nodes)?;
+    let mut verdict = report.valid;
+    if let Some(e) = &election {
+        verdict = verdict.worst(e.verdict);
+    }
+    if !end.crashes.is_empty() {
+        verdict = verdict.worst(Verdict::Invalid);
+    }
+    // The figures and the report see the nemesis events; the ops are not registers.
+    let history = History {
+        source: run_dir.history().display().to_string(),
+        ops: Vec::new(),
+        nemesis: wh.nemesis.clone(),
+        header: None,
+    };
+    let check = checker::check(&history, &checker::Options::default());
+    let mut figures = figures(&history, end.duration_ns);
+    for op in &wh.ops {
+        figures.ops.total += 1;
+        match op.outcome {
+            histories::EventType::Ok => figures.ops.ok += 1,
+            histories::EventType::Fail => figures.ops.fail += 1,
+            _ => figures.ops.info += 1,
+        }
+    }
+    let mut lin = CheckerReport::not_checked(&format!(
+        "the {} workload has no registers; see checks.workload",
+        kind.name()
+    ));
+    lin.ops = None;
+    let results = Results {
+        faultline: Some(VERSION),
+        valid: Some(verdict),
+        run: Some(run_info(cfg, &end)),
+        checks: Some(Checks {
+            linearizability: Some(lin),
+            election_safety: Some(match &election {
+                Some(e) => CheckerReport::of(e)?,
+                None => CheckerReport::not_checked("the system announces no leader events"),
+            }),
+            crashes: Some(Crashes {
+                valid: end.crashes.is_empty(),
+                crashes: end.crashes.clone(),
+            }),
+            workload: Some(CheckerReport::of(&report)?),
+        }),
+        figures: Some(figures.clone()),
+    };
+    run_dir.write_results(&results)?;
+    write_report(
+        cfg,
+        run_dir,
+        &history,
+        &check,
+        election.as_ref(),
+        &end,
+        &results,
+    )?;
+    let summary = crate::summary::workload_text(&crate::summary::WorkloadParts {
+        cfg,
+        run_dir,
+        report: &report,
+        history: &wh,
+        election: election.as_ref(),
         crashes: &end.crashes,
         verdict,
     });

@@ -32,7 +32,8 @@
 use crate::analysis::{self, RunEnd};
 use crate::clients::adapter::Connector;
 use crate::clients::recorder::Recorder;
-use crate::clients::workload::{Shared, Workload};
+use crate::clients::workload::{Shared, Workload, WorkloadKind};
+use crate::maelstrom::workloads;
 use crate::clients::{self, Clients, Header};
 use crate::cluster::crash::{self, NodeCrash};
 use crate::cluster::netns::NetnsConnector;
@@ -151,7 +152,20 @@ pub fn run_test(cfg: &TestConfig) -> Result<Outcome> {
     sources::wait_first_leader(cfg, tracker.as_deref());
 
     let shared = Shared::new(&cfg.workload, Arc::clone(&recorder));
-    let clients = Clients::start(cfg, &rt, &shared, &cluster.addrs, &connector);
+    let kind = cfg.workload.kind;
+    let mut others = match kind {
+        WorkloadKind::LinKv => None,
+        _ => Some(workloads::Running::start(
+            &cfg.workload,
+            cfg.op_timeout,
+            &rt,
+            &recorder,
+            &cluster.addrs,
+            &connector,
+        )?),
+    };
+    let clients = (kind == WorkloadKind::LinKv)
+        .then(|| Clients::start(cfg, &rt, &shared, &cluster.addrs, &connector));
     let nemesis_result = faults::run_nemesis(
         cfg,
         &cluster.run,
@@ -160,14 +174,51 @@ pub fn run_test(cfg: &TestConfig) -> Result<Outcome> {
         cfg.workload.seed,
         &shared,
     );
-    clients.stop(&rt);
+    if let Some(c) = clients {
+        c.stop(&rt);
+    }
+    if let Some(o) = others.as_mut() {
+        o.stop(&rt);
+    }
     let heal = heal_all(cfg, &cluster.run, &recorder);
     std::thread::sleep(cfg.settle);
-    let read = clients::final_reads(cfg, &rt, &shared, &cluster.addrs, &connector);
-    say(
-        cfg,
-        &format!("final reads: {read} of {} keys", cfg.workload.keys),
-    );
+    let read = match &others {
+        None => {
+            let read = clients::final_reads(cfg, &rt, &shared, &cluster.addrs, &connector);
+            say(
+                cfg,
+                &format!("final reads: {read} of {} keys", cfg.workload.keys),
+            );
+            read
+        }
+        Some(_) if kind == WorkloadKind::UniqueIds => 0,
+        Some(o) => {
+            let short = o.final_reads(
+                kind,
+                &run_dir.history(),
+                cfg.final_read_budget,
+                cfg.op_timeout,
+                &rt,
+                &cluster.addrs,
+                &connector,
+            )?;
+            let n = cluster.nodes.len();
+            if short.is_empty() {
+                say(cfg, &format!("final reads: all {n} nodes show what they must"));
+            } else {
+                say(
+                    cfg,
+                    &format!(
+                        "final reads: {} of {n} nodes still short after {:?}: {}",
+                        short.len(),
+                        cfg.final_read_budget,
+                        short.join(" ")
+                    ),
+                );
+            }
+            n - short.len()
+        }
+    };
     let duration_ns = clock();
     let crashes = crash::describe_crashes(&run_dir, cluster.run.crashes());
     for c in &crashes {

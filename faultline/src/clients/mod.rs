@@ -46,6 +46,7 @@ pub fn create_recorder(
         "command": cfg.command,
         "started": header.started,
         "workload": {
+            "name": cfg.workload.kind.name(),
             "concurrency": cfg.workload.concurrency,
             "rate": cfg.workload.rate,
             "keys": cfg.workload.keys,

@@ -97,6 +97,30 @@ impl Recorder {
         self.append(client_event(kind, process, inv, value, error, node));
     }
 
+    /// Records an event of a workload without keys (Maelstrom's `broadcast`, `add`,
+    /// `generate`, ...): `kind` invoke/ok/fail/info, `value` the input or the ok output.
+    pub fn op(
+        &self,
+        kind: EventType,
+        process: u64,
+        f: &str,
+        value: serde_json::Value,
+        node: Option<&str>,
+        error: Option<String>,
+    ) {
+        self.append(Event {
+            index: None,
+            kind,
+            process: Process::Client(process),
+            time: None,
+            f: f.to_string(),
+            key: None,
+            value,
+            node: node.map(String::from),
+            error,
+        });
+    }
+
     /// Records a nemesis event (`f` like `start-partition`, `value` its details).
     pub fn nemesis(&self, f: &str, value: serde_json::Value) {
         self.append(Event {

@@ -97,6 +97,8 @@ pub struct Workload {
     pub clients: ClientMode,
     /// What the clients do.
     pub kind: WorkloadKind,
+    /// The topology sent to the nodes (broadcast only).
+    pub topology: crate::maelstrom::workloads::Topology,
 }
 
 impl Workload {

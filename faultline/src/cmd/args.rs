@@ -6,6 +6,7 @@ use checker::model::ModelKind;
 use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use faultline::clients::workload::{ClientMode, WorkloadKind};
+use faultline::maelstrom::workloads::Topology;
 use faultline::maelstrom::LatencyDist;
 use faultline::suite::scorecard::Subject;
 use histories::Format;
@@ -165,9 +166,10 @@ pub struct MaelstromArgs {
     /// Copy every node's stderr (its log) to faultline's stderr as the run goes.
     #[arg(long)]
     pub log_stderr: bool,
-    /// Broadcast only: the topology sent to the nodes.
-    #[arg(long, value_name = "NAME", default_value = "grid")]
-    pub topology: String,
+    /// Broadcast only: the topology sent to the nodes (grid, line, tree2 (or tree), tree3,
+    /// tree4, total).
+    #[arg(long, value_name = "NAME", value_enum, default_value_t = Topology::Grid)]
+    pub topology: Topology,
     /// Number of keys (lin-kv).
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub keys: usize,
@@ -340,6 +342,10 @@ pub struct TestArgs {
     /// unique-ids (client = "maelstrom" only).
     #[arg(long, short = 'w', value_name = "NAME", value_enum, default_value_t = WorkloadKind::LinKv)]
     pub workload: WorkloadKind,
+    /// Broadcast only: the topology sent to the nodes (grid, line, tree2 (or tree), tree3,
+    /// tree4, total).
+    #[arg(long, value_name = "NAME", value_enum, default_value_t = Topology::Grid)]
+    pub topology: Topology,
     /// Message faults (Maelstrom nodes only).
     #[command(flatten)]
     pub net: NetArgs,

@@ -86,6 +86,7 @@ fn test_args(args: &MaelstromArgs) -> Result<TestArgs> {
         check_time_limit: 120.0,
         clients: ClientMode::Spread,
         workload: args.workload,
+        topology: args.topology,
         net: args.net.clone(),
         json: args.json,
     })

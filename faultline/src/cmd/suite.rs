@@ -37,6 +37,7 @@ pub fn base_config(
         clients,
         json: false,
         workload: WorkloadKind::LinKv,
+        topology: Default::default(),
         net: NetArgs::default(),
     };
     let mut cfg = crate::cmd::test::config(&args)?;

@@ -98,6 +98,7 @@ pub fn config_with_spec(args: &TestArgs, spec: SystemSpec) -> Result<TestConfig>
             write_pct: args.write_pct,
             clients: args.clients,
             kind: args.workload,
+            topology: args.topology,
         },
         op_timeout: seconds("--op-timeout", args.op_timeout)?,
         store: args.store.clone(),

@@ -23,6 +23,7 @@
 pub mod relay;
 pub mod service;
 pub mod stats;
+pub mod workloads;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

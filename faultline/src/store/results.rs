@@ -92,6 +92,10 @@ pub struct Checks {
     /// Node processes that ended by themselves.
     #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub crashes: Option<Crashes>,
+    /// The check of a Maelstrom workload other than lin-kv (broadcast, g-counter,
+    /// unique-ids): verdict, op counts, problems, figures.
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub workload: Option<CheckerReport>,
 }
 
 /// A checker's report as the checker serialized it, with the fields faultline reads typed.

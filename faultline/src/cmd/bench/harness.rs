@@ -63,6 +63,7 @@ pub fn run(seconds: f64, concurrency: usize) -> Result<ExitCode> {
         write_pct: 30,
         clients: faultline::clients::workload::ClientMode::Spread,
         kind: Default::default(),
+        topology: Default::default(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -143,6 +144,7 @@ fn bench_harness_raft(seconds: f64, concurrency: usize) -> Result<()> {
             write_pct: 30,
             clients: faultline::clients::workload::ClientMode::Spread,
             kind: Default::default(),
+            topology: Default::default(),
         },
         op_timeout: Duration::from_secs(1),
         store: store.clone(),

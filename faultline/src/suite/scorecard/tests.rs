@@ -22,6 +22,7 @@ fn base() -> TestConfig {
             write_pct: 25,
             clients: crate::clients::workload::ClientMode::Spread,
             kind: Default::default(),
+            topology: Default::default(),
         },
         op_timeout: Duration::from_secs(1),
         store: PathBuf::from("store"),
