@@ -172,7 +172,7 @@ fn election_lines(s: &mut String, election: Option<&ElectionReport>) {
 /// The crashes line, each crash indented below it.
 fn crash_lines(s: &mut String, crashes: &[NodeCrash]) {
     if crashes.is_empty() {
-        s.push_str("crashes: none (every node that ended was killed by the nemesis)\n");
+        s.push_str("crashes: none (no node process ended by itself)\n");
     } else {
         s.push_str(&format!(
             "crashes: {} node process(es) ended by themselves\n",

@@ -168,12 +168,18 @@ pub fn run_nemesis(
         if !sleep_until(*interval, deadline) {
             return Ok(());
         }
-        // A run ends with a healthy interval, so that recovery after the last heal is
-        // measured while clients still run (as Jepsen's final generator phase does).
-        if Instant::now() + *interval + (*interval).min(Duration::from_secs(2)) > deadline {
+        // A run ends with a healthy tail (the interval, at most 2 s), so that recovery after
+        // the last heal is measured while clients still run (as Jepsen's final generator
+        // phase does). A fault that would overrun it is cut short, down to half an interval
+        // (so that `--time-limit 20` with 10 s intervals still gets a fault, as in
+        // Maelstrom); with less time left than that, the run stays healthy to the end.
+        let tail = (*interval).min(Duration::from_secs(2));
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left < tail + *interval / 2 {
             sleep_until(cfg.time_limit, deadline);
             return Ok(());
         }
+        let room = left - tail;
         let leader = tracker.and_then(LeaderTracker::current).or(leader);
         let step = schedule.next_step(leader.as_deref())?;
         let fam = family(&step.start);
@@ -185,7 +191,7 @@ pub fn run_nemesis(
             &step.start,
             leader.as_deref(),
         )?;
-        sleep_until(step.faulty, deadline + step.faulty);
+        sleep_until(step.faulty.min(room), deadline + step.faulty);
         apply_and_record(cfg, run, recorder, &format!("stop-{fam}"), &step.stop, None)?;
         if Instant::now() >= deadline {
             return Ok(());

@@ -12,7 +12,8 @@
 //!
 //! **The final phase.** After the final heal and the settle time, every node is read until it
 //! shows what the checks need (every acknowledged broadcast; a counter within its bounds),
-//! every 250 ms, for at most the final-read budget. Those reads are recorded like any other;
+//! every 250 ms, for at most the final-read budget, or until every node has answered and
+//! no answer has changed for [`QUIET`] (nothing is moving). Those reads are recorded like any other;
 //! the checks tell them apart by time: they are invoked after the `heal-all` nemesis event.
 //!
 //! **The checks** ([`check`]):
@@ -51,6 +52,9 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+
+/// The final phase stops early once no node's read has changed for this long.
+pub const QUIET: Duration = Duration::from_secs(5);
 
 /// The topology sent to broadcast nodes (Maelstrom's `--topology`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
@@ -486,6 +490,8 @@ pub async fn final_reads(
     }
     let deadline = Instant::now() + budget;
     let mut pending: Vec<usize> = (0..conns.len()).collect();
+    let mut last: HashMap<usize, Value> = HashMap::new();
+    let mut changed = Instant::now();
     while !pending.is_empty() {
         let mut still = Vec::new();
         for &i in &pending {
@@ -497,12 +503,23 @@ pub async fn final_reads(
                 "value"
             };
             match reply {
-                Reply::Ok(b) if done(&sorted(b.get(field).cloned().unwrap_or(Value::Null))) => {}
+                Reply::Ok(b) => {
+                    let v = sorted(b.get(field).cloned().unwrap_or(Value::Null));
+                    if !done(&v) {
+                        still.push(i);
+                    }
+                    if last.get(&i) != Some(&v) {
+                        last.insert(i, v);
+                        changed = Instant::now();
+                    }
+                }
                 _ => still.push(i),
             }
         }
         pending = still;
-        if pending.is_empty() || Instant::now() >= deadline {
+        // Done, out of time, or every node answers the same for QUIET: nothing is moving.
+        let quiet = last.len() == conns.len() && changed.elapsed() >= QUIET;
+        if pending.is_empty() || Instant::now() >= deadline || quiet {
             break;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -760,19 +777,29 @@ impl WorkloadReport {
             crate::summary::verdict_word(self.valid).to_lowercase(),
             ops.join("; ")
         );
-        if !self.figures.is_empty() {
-            let figs: Vec<String> = self
-                .figures
+        let f = &self.figures;
+        let mut figs = Vec::new();
+        if f.contains_key("stable latency p50 ms") {
+            let q: Vec<String> = ["p0", "p50", "p95", "p99", "max"]
                 .iter()
-                .map(|(k, v)| {
-                    if k.ends_with("ms") {
-                        format!("{k} {v:.0}")
-                    } else {
-                        format!("{k} {v:.2}")
-                    }
-                })
+                .map(|q| format!("{q} {:.0}", f[&format!("stable latency {q} ms")]))
                 .collect();
-            s.push_str(&format!("  {}\n", figs.join(", ")));
+            figs.push(format!("stable latency (ms): {}", q.join(", ")));
+        }
+        if let Some(v) = f.get("never stable") {
+            figs.push(format!("{v:.0} acknowledged message(s) never reached every node"));
+        }
+        if let Some(v) = f.get("msgs per op") {
+            figs.push(format!("server messages per op {v:.2}"));
+        }
+        if let Some(v) = f.get("acknowledged sum") {
+            figs.push(format!("acknowledged adds sum to {v:.0}"));
+        }
+        if let Some(v) = f.get("duplicate ids") {
+            figs.push(format!("{v:.0} duplicate id(s)"));
+        }
+        if !figs.is_empty() {
+            s.push_str(&format!("  {}\n", figs.join("; ")));
         }
         for p in self.problems.iter().take(20) {
             s.push_str(&format!("  {p}\n"));
@@ -939,7 +966,7 @@ fn check_broadcast(h: &WHistory, r: &mut WorkloadReport, server_messages: Option
         }
         let named: Vec<String> = missing
             .iter()
-            .take(5)
+            .take(3)
             .map(|s| {
                 format!(
                     "{} (sent to {} at {}, line {}, acknowledged)",
@@ -960,14 +987,27 @@ fn check_broadcast(h: &WHistory, r: &mut WorkloadReport, server_messages: Option
                 read.line,
                 secs(read.call),
                 named.join(", "),
-                if missing.len() > 5 { ", ..." } else { "" }
+                if missing.len() > 3 { ", ..." } else { "" }
             ),
         );
     }
-    // Stable latency: from the broadcast's invoke to the last read that missed it.
+    // Stable latency: from the broadcast's invoke to the last read that missed it, over the
+    // messages every node's last read has (the others never became stable).
+    let everywhere = |m: i64| {
+        finals.values().all(|rd| {
+            rd.value
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x.as_i64() == Some(m)))
+        })
+    };
     let mut latencies: Vec<u64> = Vec::new();
+    let mut never = 0;
     for s in &acked {
         let m = s.value.as_i64().unwrap_or(i64::MIN);
+        if !everywhere(m) {
+            never += 1;
+            continue;
+        }
         let last_miss = reads
             .iter()
             .filter(|rd| rd.call >= s.call)
@@ -981,6 +1021,9 @@ fn check_broadcast(h: &WHistory, r: &mut WorkloadReport, server_messages: Option
         latencies.push(last_miss.map_or(0, |t| t - s.call));
     }
     latencies.sort_unstable();
+    if never > 0 {
+        r.figures.insert("never stable".into(), never as f64);
+    }
     for (name, q) in [
         ("stable latency p0 ms", 0.0),
         ("stable latency p50 ms", 0.5),
@@ -988,6 +1031,9 @@ fn check_broadcast(h: &WHistory, r: &mut WorkloadReport, server_messages: Option
         ("stable latency p99 ms", 0.99),
         ("stable latency max ms", 1.0),
     ] {
+        if latencies.is_empty() {
+            break;
+        }
         let i = ((latencies.len() as f64 - 1.0) * q).round() as usize;
         r.figures.insert(name.into(), latencies[i] as f64 / 1e6);
     }

@@ -52,16 +52,20 @@ enum Request<'a> {
         msg_id: u64,
         key: Key<'a>,
         value: i64,
-        client: &'a str,
-        seq: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        client: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
     },
     Cas {
         msg_id: u64,
         key: Key<'a>,
         from: i64,
         to: i64,
-        client: &'a str,
-        seq: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        client: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
     },
 }
 
@@ -213,7 +217,14 @@ impl JsonlTcpClient {
         self.msg_id += 1;
         let msg_id = self.msg_id;
         let mut body =
-            serde_json::to_vec(&request(inv, msg_id, &self.client_id, seq, self.int_keys))
+            serde_json::to_vec(&request(
+                inv,
+                msg_id,
+                &self.client_id,
+                seq,
+                self.int_keys,
+                self.retries_max > 0,
+            ))
                 .expect("a request always serializes");
         body.push(b'\n');
         let (reader, writer) = self.conn.as_mut().expect("connected above");
@@ -257,8 +268,16 @@ fn request<'a>(
     client: &'a str,
     seq: u64,
     int_keys: bool,
+    dedup: bool,
 ) -> Request<'a> {
     let key = key(&inv.key, int_keys);
+    // Without retries there is nothing to deduplicate: a Maelstrom client's bodies carry
+    // Maelstrom's fields only.
+    let (client, seq) = if dedup {
+        (Some(client), Some(seq))
+    } else {
+        (None, None)
+    };
     match inv.kind {
         OpKind::Read => Request::Read { msg_id, key },
         OpKind::Write(value) => Request::Write {
