@@ -33,7 +33,6 @@ use crate::analysis::{self, RunEnd};
 use crate::clients::adapter::Connector;
 use crate::clients::recorder::Recorder;
 use crate::clients::workload::{Shared, Workload, WorkloadKind};
-use crate::maelstrom::workloads;
 use crate::clients::{self, Clients, Header};
 use crate::cluster::crash::{self, NodeCrash};
 use crate::cluster::netns::NetnsConnector;
@@ -41,6 +40,7 @@ use crate::cluster::Cluster;
 use crate::faults::{self, NemesisPlan};
 use crate::leaders::sources::{self, Clock, Probe};
 use crate::leaders::Sighting;
+use crate::maelstrom::workloads;
 use crate::spec::SystemSpec;
 use crate::stats;
 use crate::store::{Results, RunDir};
@@ -194,17 +194,18 @@ pub fn run_test(cfg: &TestConfig) -> Result<Outcome> {
         Some(_) if kind == WorkloadKind::UniqueIds => 0,
         Some(o) => {
             let short = o.final_reads(
-                kind,
                 &run_dir.history(),
                 cfg.final_read_budget,
-                cfg.op_timeout,
                 &rt,
                 &cluster.addrs,
                 &connector,
             )?;
             let n = cluster.nodes.len();
             if short.is_empty() {
-                say(cfg, &format!("final reads: all {n} nodes show what they must"));
+                say(
+                    cfg,
+                    &format!("final reads: all {n} nodes show what they must"),
+                );
             } else {
                 say(
                     cfg,

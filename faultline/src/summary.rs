@@ -193,10 +193,8 @@ fn kill_lines(
     counts_after: impl Fn(u64) -> crate::stats::Counts,
     verdict: Verdict,
 ) {
-    let kills: Vec<&histories::NemesisEvent> = nemesis
-        .iter()
-        .filter(|e| e.f == "start-kill")
-        .collect();
+    let kills: Vec<&histories::NemesisEvent> =
+        nemesis.iter().filter(|e| e.f == "start-kill").collect();
     let Some(first) = kills.first() else {
         return;
     };

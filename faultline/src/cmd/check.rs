@@ -21,6 +21,7 @@ use crate::cmd::output::{self, Progress};
 use anyhow::{bail, Context, Result};
 use checker::{Report, Verdict};
 use faultline::exit::ExitCode;
+use faultline::maelstrom::workloads;
 use histories::{Format, Loaded, Stats, Value};
 use rayon::prelude::*;
 use serde_json::json;
@@ -41,6 +42,11 @@ enum FileResult {
     /// It could not be read or parsed, or holds no operation; the message names file, line and
     /// field. `stats`: the counts, when the file was read.
     Failed { msg: String, stats: Option<Stats> },
+    /// A history of Maelstrom's broadcast, g-counter or unique-ids workload (its header says
+    /// so), checked by that workload's check.
+    Workload {
+        report: Box<workloads::WorkloadReport>,
+    },
 }
 
 impl FileResult {
@@ -48,6 +54,7 @@ impl FileResult {
         match self {
             FileResult::Checked { report, .. } => ExitCode::of(report.verdict),
             FileResult::Failed { .. } => ExitCode::Error,
+            FileResult::Workload { report } => ExitCode::of(report.valid),
         }
     }
 
@@ -55,6 +62,7 @@ impl FileResult {
         match self {
             FileResult::Checked { stats, .. } => Some(stats),
             FileResult::Failed { stats, .. } => stats.as_ref(),
+            FileResult::Workload { .. } => None,
         }
     }
 }
@@ -173,6 +181,9 @@ fn options(args: &CheckArgs) -> Result<checker::Options> {
 }
 
 fn check_file(path: &Path, format: Format, opts: &checker::Options, engine: Engine) -> FileResult {
+    if let Some(kind) = workload_of(path) {
+        return check_workload(path, kind);
+    }
     let (loaded, opts) = match load(path, format, opts) {
         Ok(loaded) => loaded,
         Err(failed) => return failed,
@@ -184,6 +195,51 @@ fn check_file(path: &Path, format: Format, opts: &checker::Options, engine: Engi
     FileResult::Checked {
         report: Box::new(report),
         stats: loaded.stats,
+    }
+}
+
+/// The Maelstrom workload a faultline history's header names, when it is not `lin-kv`.
+fn workload_of(path: &Path) -> Option<faultline::clients::workload::WorkloadKind> {
+    use std::io::BufRead;
+    let mut first = String::new();
+    BufReader::new(File::open(path).ok()?)
+        .read_line(&mut first)
+        .ok()?;
+    let header: serde_json::Value = serde_json::from_str(first.trim()).ok()?;
+    header.get("faultline")?;
+    workloads::header_workload(&header)
+}
+
+/// Checks a broadcast, g-counter or unique-ids history; the relays' counters beside it (a run
+/// directory's `nodes/`) give the messages per op.
+fn check_workload(path: &Path, kind: faultline::clients::workload::WorkloadKind) -> FileResult {
+    let h = match workloads::load(path) {
+        Ok(h) => h,
+        Err(e) => {
+            return FileResult::Failed {
+                msg: format!("{e:#}"),
+                stats: None,
+            }
+        }
+    };
+    if let Some(line) = h.torn_line {
+        eprintln!(
+            "{}:{line}: warning: the last line is cut off; the {} operation(s) before it were \
+             checked",
+            path.display(),
+            h.ops.len()
+        );
+    }
+    if h.ops.is_empty() {
+        return FileResult::Failed {
+            msg: "no operations found".into(),
+            stats: None,
+        };
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let messages = faultline::maelstrom::stats::totals(dir, &h.nodes).map(|t| t.to_nodes);
+    FileResult::Workload {
+        report: Box::new(workloads::check(&h, kind, messages)),
     }
 }
 
@@ -279,6 +335,14 @@ fn print_text(
                 failed += 1;
                 text.push_str(&format!("{}: error: {msg}\n", path.display()));
             }
+            FileResult::Workload { report } => {
+                match report.valid {
+                    Verdict::Valid => valid += 1,
+                    Verdict::Invalid => invalid += 1,
+                    Verdict::Unknown => unknown += 1,
+                }
+                text.push_str(&format!("{}: {}", path.display(), report.text()));
+            }
             FileResult::Checked { report, stats } => {
                 match report.verdict {
                     Verdict::Valid => valid += 1,
@@ -345,6 +409,10 @@ fn print_json(
                     "file": path.display().to_string(),
                     "valid": "unknown",
                     "error": msg,
+                }),
+                FileResult::Workload { report } => json!({
+                    "file": path.display().to_string(),
+                    "result": report,
                 }),
             };
             if let Some(stats) = result.stats() {

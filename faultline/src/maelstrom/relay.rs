@@ -274,7 +274,7 @@ async fn relay(cfg: RelayConfig, index: usize) -> Result<i32> {
     let code = tokio::select! {
         r = init_rx => match r {
             Ok(()) => None,
-            Err(_) => Some(reader_end(&id, &mut reader, &mut child).await),
+            Err(_) => Some(reader_end(&id, &mut reader, &mut child, "before answering init").await),
         },
         status = child.wait() => Some(exit_code(&id, status, "before answering init")),
         _ = tokio::time::sleep(cfg.init_timeout) => {
@@ -310,7 +310,7 @@ async fn relay(cfg: RelayConfig, index: usize) -> Result<i32> {
 
     let code = tokio::select! {
         status = child.wait() => exit_code(&id, status, "while running"),
-        _ = &mut reader => reader_end(&id, &mut reader, &mut child).await,
+        r = &mut reader => reader_result(&id, r, &mut child, "after closing its stdout").await,
     };
     finish_stats(&hub, cfg.stats.as_ref(), stats_task);
     Ok(code)
@@ -321,12 +321,21 @@ async fn reader_end(
     id: &str,
     reader: &mut tokio::task::JoinHandle<Result<()>>,
     child: &mut tokio::process::Child,
+    when: &str,
 ) -> i32 {
-    let result = if reader.is_finished() {
-        reader.await
-    } else {
-        Ok(Ok(()))
-    };
+    // The reader has ended or is ending (it dropped its end of the init channel): its
+    // result says whether it was garbage.
+    let result = reader.await;
+    reader_result(id, result, child, when).await
+}
+
+/// What the reader's `result` means for the relay's exit code.
+async fn reader_result(
+    id: &str,
+    result: Result<Result<()>, tokio::task::JoinError>,
+    child: &mut tokio::process::Child,
+    when: &str,
+) -> i32 {
     match result {
         Ok(Err(e)) => {
             log(id, &format!("error: {e:#}; stopping the node"));
@@ -336,7 +345,7 @@ async fn reader_end(
         _ => {
             // stdout closed: the node is ending; report its status.
             let status = child.wait().await;
-            exit_code(id, status, "after closing its stdout")
+            exit_code(id, status, when)
         }
     }
 }

@@ -426,3 +426,70 @@ fn the_time_limit_covers_reading_the_file() {
     );
     assert_eq!(v["read"]["lines"], 4_000_002);
 }
+
+#[test]
+fn check_reads_maelstrom_workload_histories_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = r#"{"faultline":1,"nodes":["n1","n2"],"workload":{"name":"broadcast"}}"#;
+    let ev = |kind: &str, p: u64, t: u64, f: &str, v: &str, node: &str| {
+        format!(
+            r#"{{"type":"{kind}","process":{p},"time":{t},"f":"{f}","value":{v},"node":"{node}"}}"#
+        )
+    };
+    let heal = r#"{"type":"info","process":"nemesis","time":50,"f":"heal-all","value":null}"#;
+    let body = |n2: &str| {
+        [
+            header.to_string(),
+            ev("invoke", 0, 1, "broadcast", "1", "n1"),
+            ev("ok", 0, 2, "broadcast", "1", "n1"),
+            heal.to_string(),
+            ev("invoke", 1, 60, "read", "null", "n1"),
+            ev("ok", 1, 61, "read", "[1]", "n1"),
+            ev("invoke", 2, 62, "read", "null", "n2"),
+            ev("ok", 2, 63, "read", n2, "n2"),
+        ]
+        .join("\n")
+    };
+    let good = write_history(dir.path(), "good.jsonl", &body("[1]"));
+    let out = faultline(&["check", good.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("broadcast: valid"),
+        "{}",
+        stdout(&out)
+    );
+    let bad = write_history(dir.path(), "bad.jsonl", &body("[]"));
+    let out = faultline(&["check", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("n2 lost 1 of 1 acknowledged messages"),
+        "{}",
+        stdout(&out)
+    );
+    // A last line cut off by a crash is left out, with a warning naming it.
+    let torn = write_history(
+        dir.path(),
+        "torn.jsonl",
+        &format!("{}\n{{\"type\":", body("[1]")),
+    );
+    let out = faultline(&["check", torn.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("torn.jsonl:9: warning"),
+        "{}",
+        stderr(&out)
+    );
+    // A broken line elsewhere is an error naming its line.
+    let broken = write_history(
+        dir.path(),
+        "broken.jsonl",
+        &body("[1]").replacen("\"time\":60", "\"time\":\"x\"", 1),
+    );
+    let out = faultline(&["check", broken.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("broken.jsonl:5: field `time`"),
+        "{}",
+        stdout(&out)
+    );
+}

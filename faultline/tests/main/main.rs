@@ -11,6 +11,7 @@ mod budgets;
 mod cli;
 mod e2e;
 mod etcd;
+mod maelstrom;
 mod names;
 mod redis;
 mod report;

@@ -216,16 +216,15 @@ impl JsonlTcpClient {
         }
         self.msg_id += 1;
         let msg_id = self.msg_id;
-        let mut body =
-            serde_json::to_vec(&request(
-                inv,
-                msg_id,
-                &self.client_id,
-                seq,
-                self.int_keys,
-                self.retries_max > 0,
-            ))
-                .expect("a request always serializes");
+        let mut body = serde_json::to_vec(&request(
+            inv,
+            msg_id,
+            &self.client_id,
+            seq,
+            self.int_keys,
+            self.retries_max > 0,
+        ))
+        .expect("a request always serializes");
         body.push(b'\n');
         let (reader, writer) = self.conn.as_mut().expect("connected above");
         if let Err(e) = writer.write_all(&body).await {

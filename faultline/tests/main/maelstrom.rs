@@ -1,0 +1,334 @@
+//! End-to-end: Maelstrom nodes (JSON on stdin/stdout) behind faultline's relays, in real
+//! network namespaces, with real partitions, pauses and kills. Needs root, like `e2e`.
+//!
+//! Both ways for every workload: raft-node in Maelstrom mode is valid under partitions and
+//! pauses, caught with `--bug stale-read` under `isolate-leader`, and caught under `kill-all`
+//! without `--data` (its memory is lost); the example broadcast node is valid under partitions
+//! with its retries and loses messages without them; the g-counter and unique-ids examples are
+//! valid, and caught with their planted bugs. A node that writes garbage or exits at once gets a
+//! message naming it and its log. After every run nothing is left: no namespace, link, chain,
+//! relay or node process.
+
+use crate::e2e::{hunt_spec, leftovers, node_pids, results, run_spec, setup};
+use crate::support::{bin, raft_node, stderr, stdout, workspace};
+use std::path::Path;
+use std::process::Command;
+
+/// The PIDs of the nodes behind the relays, from the relays' lines in the node logs.
+fn inner_pids(run_dir: &Path) -> Vec<u32> {
+    let mut pids = Vec::new();
+    let Ok(dir) = std::fs::read_dir(run_dir.join("nodes")) else {
+        return pids;
+    };
+    for entry in dir.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "log") {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            for line in text.lines() {
+                if let Some(rest) = line.split("started node (pid ").nth(1) {
+                    if let Some(pid) = rest.split(')').next().and_then(|p| p.parse().ok()) {
+                        pids.push(pid);
+                    }
+                }
+            }
+        }
+    }
+    pids
+}
+
+/// Nothing of the run in `run_dir` is left: relays, nodes, namespaces, links, chains.
+fn assert_all_clean(run_dir: &Path) {
+    let id = std::fs::read_to_string(run_dir.join("history.jsonl"))
+        .ok()
+        .and_then(|t| {
+            let header: serde_json::Value = serde_json::from_str(t.lines().next()?).ok()?;
+            Some(header["run_id"].as_str()?.to_string())
+        })
+        .expect("the history names its run id");
+    let mut pids = node_pids(run_dir);
+    assert!(!pids.is_empty(), "the log names the relays' PIDs");
+    pids.extend(inner_pids(run_dir));
+    let left = leftovers(&id, &pids);
+    assert!(left.is_empty(), "run {id} left: {left:?}");
+}
+
+fn spec(name: &str) -> String {
+    match name {
+        "raft" => "raft-maelstrom".into(),
+        other => format!("examples/{other}"),
+    }
+}
+
+/// One run of `systems/<spec>.toml` with `args`; returns (exit code, stdout, run dir).
+fn run(name: &str, args: &[&str]) -> (Option<i32>, String, std::path::PathBuf) {
+    let store = tempfile::tempdir().unwrap();
+    let (out, dir) = run_spec(&spec(name), store.path(), args);
+    assert_all_clean(&dir);
+    let text = stdout(&out);
+    if !matches!(out.status.code(), Some(0 | 1)) {
+        panic!(
+            "run failed ({:?}): {}\n{text}",
+            out.status.code(),
+            stderr(&out)
+        );
+    }
+    // Keep the store for a failing assertion's message: tempdir removal is fine after.
+    (out.status.code(), text, dir)
+}
+
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn raft_node_in_maelstrom_mode_is_valid_under_partitions_and_pauses() {
+    let _g = setup();
+    for nemesis in ["partition", "pause"] {
+        let (code, text, _) = run(
+            "raft",
+            &[
+                "--nodes",
+                "3",
+                "--time-limit",
+                "10",
+                "--nemesis-interval",
+                "2",
+                "--nemesis",
+                nemesis,
+                "--seed",
+                "1",
+            ],
+        );
+        assert_eq!(code, Some(0), "{nemesis}: {text}");
+        assert!(text.contains("linearizability: valid"), "{text}");
+        assert!(text.contains("election safety: valid"), "{text}");
+        assert!(
+            !text.contains("0 ok while faulty") || nemesis == "pause",
+            "{nemesis}: nothing was served while faulty: {text}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn the_maelstrom_command_line_runs_raft_node_with_message_faults() {
+    let _g = setup();
+    let store = tempfile::tempdir().unwrap();
+    let raft = raft_node();
+    let out = Command::new(bin())
+        .args(["maelstrom", "test", "-w", "lin-kv", "--bin"])
+        .arg(&raft)
+        .args([
+            "--node-count",
+            "3",
+            "--time-limit",
+            "8",
+            "--rate",
+            "50",
+            "--concurrency",
+            "2n",
+            "--nemesis",
+            "none",
+            "--latency",
+            "20",
+            "--latency-dist",
+            "exponential",
+            "--message-loss",
+            "0.05",
+            "--duplicate",
+            "0.05",
+            "--seed",
+            "1",
+            "--store",
+        ])
+        .arg(store.path())
+        .args(["--", "--maelstrom"])
+        .output()
+        .expect("run faultline maelstrom");
+    let text = stdout(&out);
+    let dir = std::fs::canonicalize(store.path().join("latest")).expect("store/latest");
+    assert_all_clean(&dir);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(text.contains("linearizability: valid"), "{text}");
+    // A write is committed after a round trip to a follower: two delayed messages at least.
+    let r = results(&dir);
+    let p50 = r["figures"]["latency"]["p50_ms"].as_f64().unwrap();
+    assert!(
+        p50 >= 10.0,
+        "p50 latency {p50} ms with 20 ms mean message delay"
+    );
+    let stats = std::fs::read_to_string(dir.join("nodes/n1.relay.jsonl")).expect("relay stats");
+    let last: serde_json::Value =
+        serde_json::from_str(stats.lines().last().expect("a stats line")).unwrap();
+    assert!(
+        last["lost"].as_u64().unwrap_or(0) > 0 && last["duplicated"].as_u64().unwrap_or(0) > 0,
+        "the relay counted no loss or duplication: {last}"
+    );
+}
+
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn raft_node_in_maelstrom_mode_with_stale_reads_is_caught_under_isolate_leader() {
+    let _g = setup();
+    let extra = [
+        "--node-args",
+        "--bug stale-read",
+        "--time-limit",
+        "12",
+        "--nemesis-interval",
+        "1",
+        "--keys",
+        "1",
+        "--rate",
+        "500",
+    ];
+    let (_, text) = hunt_spec("raft-maelstrom", "stale-read", "isolate-leader", &extra, 8)
+        .expect("--bug stale-read in Maelstrom mode was not caught in 8 runs");
+    assert!(text.contains("verdict: INVALID"), "{text}");
+}
+
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn raft_node_in_maelstrom_mode_without_data_is_caught_under_kill_and_the_kill_is_named() {
+    let _g = setup();
+    let extra = ["--time-limit", "12", "--nemesis-interval", "3"];
+    let (_, text) = hunt_spec("raft-maelstrom", "memory only", "kill-all", &extra, 3)
+        .expect("raft-node without --data was not caught under kill-all in 3 runs");
+    assert!(text.contains("kills: "), "{text}");
+    assert!(text.contains("comes back empty"), "{text}");
+}
+
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn the_broadcast_node_is_valid_with_retries_and_loses_messages_without() {
+    let _g = setup();
+    let common = [
+        "-w",
+        "broadcast",
+        "--nodes",
+        "5",
+        "--topology",
+        "line",
+        "--time-limit",
+        "10",
+        "--nemesis-interval",
+        "2",
+        "--nemesis",
+        "partition",
+        "--seed",
+        "1",
+    ];
+    let (code, text, _) = run("broadcast", &common);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("broadcast: valid"), "{text}");
+    assert!(text.contains("stable latency (ms)"), "{text}");
+    assert!(text.contains("server messages per op"), "{text}");
+    let mut args = common.to_vec();
+    args.extend(["--node-args", "--no-retry"]);
+    let (code, text, _) = run("broadcast", &args);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("acknowledged messages: its last read"),
+        "{text}"
+    );
+    assert!(text.contains("sent to n"), "{text}");
+}
+
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn the_g_counter_node_is_valid_and_caught_with_local_counts() {
+    let _g = setup();
+    let common = [
+        "-w",
+        "g-counter",
+        "--nodes",
+        "3",
+        "--time-limit",
+        "8",
+        "--nemesis-interval",
+        "2",
+        "--nemesis",
+        "partition",
+        "--seed",
+        "1",
+    ];
+    let (code, text, _) = run("g-counter", &common);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("g-counter: valid"), "{text}");
+    let mut args = common.to_vec();
+    args.extend(["--node-args", "--bug local-only"]);
+    let (code, text, _) = run("g-counter", &args);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("but acknowledged adds sum to"), "{text}");
+}
+
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn the_unique_ids_node_is_valid_under_kill_and_caught_with_bare_counters() {
+    let _g = setup();
+    let common = [
+        "-w",
+        "unique-ids",
+        "--nodes",
+        "3",
+        "--time-limit",
+        "6",
+        "--nemesis-interval",
+        "2",
+        "--nemesis",
+        "kill",
+        "--rate",
+        "50",
+        "--seed",
+        "1",
+    ];
+    let (code, text, _) = run("unique-ids", &common);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("unique-ids: valid"), "{text}");
+    let mut args = common.to_vec();
+    args.extend(["--node-args", "--bug counter-only"]);
+    let (code, text, _) = run("unique-ids", &args);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("was returned twice"), "{text}");
+}
+
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn a_node_that_writes_garbage_or_exits_at_once_is_named_with_its_log() {
+    let _g = setup();
+    for (name, start, want) in [
+        (
+            "garbage",
+            "sh -c 'read line; echo hello there; sleep 60'",
+            "not a Maelstrom message on stdout (line 1",
+        ),
+        (
+            "exits",
+            "sh -c 'echo bye >&2; exit 3'",
+            "exited before answering init",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = dir.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &spec,
+            format!("name = \"{name}\"\nclient = \"maelstrom\"\nstart = {start:?}\n"),
+        )
+        .unwrap();
+        let store = dir.path().join("store");
+        let out = Command::new(bin())
+            .arg("test")
+            .arg("--system")
+            .arg(&spec)
+            .arg("--store")
+            .arg(&store)
+            .args(["--nodes", "3", "--time-limit", "5"])
+            .current_dir(workspace())
+            .output()
+            .expect("run faultline test");
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains(want), "{name}: {err}");
+        assert!(err.contains("node n"), "{name}: names the node: {err}");
+        assert!(err.contains("nodes/n"), "{name}: names the log: {err}");
+        let run_dir = std::fs::canonicalize(store.join("latest")).expect("store/latest");
+        assert_all_clean(&run_dir);
+    }
+}
