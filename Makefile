@@ -4,6 +4,8 @@
 #   make test-etcd        a 5-member etcd under partitions (~60 s)
 #   make test-zookeeper   a 3-server ZooKeeper (sync reads) under partitions (~60 s)
 #   make test-redis       3 Redis nodes with Sentinel under isolate-leader (~60 s)
+#   make test-maelstrom   raft-node in Maelstrom mode, Maelstrom's command line, partitions (~30 s)
+#   make test-broadcast   the example broadcast node (Python), Maelstrom's broadcast workload (~30 s)
 #   make test-suite       the Raft lab scenarios on raft-register (~2.5 min)
 #   make test-bugs        the planted-bug scorecard (`faultline bugs`, up to ~1 h)
 #   make test          fmt, clippy, every test (unit, property, simulation, end-to-end)
@@ -14,10 +16,11 @@
 CARGO ?= cargo
 JOBS ?= 2
 # chromium: the report's browser tests (faultline/tests/main/report.rs).
-SYSTEM_TOOLS := ip:iproute2 iptables:iptables chromium:chromium
+# python3: the example systems (systems/examples/*.py).
+SYSTEM_TOOLS := ip:iproute2 iptables:iptables chromium:chromium python3:python3
 
 .PHONY: test test-root deps build release fmt clippy unit bench-check bench-harness bench-node \
-	run-deps test-partition test-kill test-pause test-mix test-etcd test-zookeeper test-redis test-suite \
+	run-deps test-partition test-kill test-pause test-mix test-etcd test-zookeeper test-redis test-maelstrom test-broadcast test-suite \
 	test-bugs fuzz
 
 # Flags of the `make test-*` runs; e.g. `make test-partition RUN_FLAGS="--seed 7"`.
@@ -57,6 +60,15 @@ test-zookeeper: run-deps release
 test-redis: run-deps release
 	@scripts/ensure-redis.sh
 	$(FAULTLINE) test --system systems/redis-sentinel.toml --nodes 3 --nemesis isolate-leader --clients spread --time-limit 60 $(RUN_FLAGS)
+
+test-maelstrom: run-deps release
+	$(FAULTLINE) maelstrom test -w lin-kv --bin target/release/raft-node --node-count 3 \
+		--time-limit 30 --rate 100 --concurrency 2n --nemesis partition $(RUN_FLAGS) -- --maelstrom
+
+test-broadcast: run-deps release
+	@scripts/ensure-deps.sh python3:python3
+	$(FAULTLINE) maelstrom test -w broadcast --bin systems/examples/broadcast.py --node-count 5 \
+		--time-limit 30 --rate 20 --topology grid --nemesis partition $(RUN_FLAGS)
 
 test: test-root deps fmt clippy unit
 
