@@ -157,8 +157,10 @@ pub struct MaelstromArgs {
     /// Concurrent clients: a number, or `Kn` for K per node (`2n`).
     #[arg(long, value_name = "N|Kn", default_value = "2n")]
     pub concurrency: String,
-    /// The nemesis (Maelstrom's `partition`, or any of faultline's), or `none`.
-    #[arg(long, value_name = "NAME", default_value = "none", value_parser = nemesis_names())]
+    /// The nemesis (Maelstrom's `partition`, `kill`, `pause`, or any of faultline's), or
+    /// `none`; a comma-separated list of several (Maelstrom's `partition,kill`) runs
+    /// faultline's `mix`, which takes partitions, kills, pauses and packet loss in turn.
+    #[arg(long, value_name = "NAME[,NAME]", default_value = "none", value_parser = maelstrom_nemesis)]
     pub nemesis: String,
     /// Seconds of healthy and of faulty time in each nemesis step.
     #[arg(long, value_name = "S", default_value_t = 10.0)]
@@ -278,6 +280,25 @@ Exit status: 0 valid, 1 invalid, 2 error (usage, bad spec, no root: the run fail
 Needs root (network namespaces, iptables).";
 
 /// The names `--nemesis` accepts: `none` and every schedule of the `nemesis` crate.
+/// `--nemesis` of `faultline maelstrom`: one of our names, or a list of several (`mix`).
+fn maelstrom_nemesis(text: &str) -> Result<String, String> {
+    let names: Vec<&str> = text.split(',').map(str::trim).collect();
+    for name in &names {
+        if *name != "none" && !nemesis::schedule::Nemesis::NAMES.contains(name) {
+            return Err(format!(
+                "unknown nemesis {name:?}; expected none or one of {}",
+                nemesis::schedule::Nemesis::NAMES.join(", ")
+            ));
+        }
+    }
+    let faults: Vec<&str> = names.into_iter().filter(|n| *n != "none").collect();
+    Ok(match faults.as_slice() {
+        [] => "none".to_string(),
+        [one] => one.to_string(),
+        _ => "mix".to_string(),
+    })
+}
+
 fn nemesis_names() -> PossibleValuesParser {
     PossibleValuesParser::new(std::iter::once("none").chain(nemesis::schedule::Nemesis::NAMES))
 }

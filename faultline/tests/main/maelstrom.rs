@@ -332,3 +332,92 @@ fn a_node_that_writes_garbage_or_exits_at_once_is_named_with_its_log() {
         assert_all_clean(&run_dir);
     }
 }
+
+/// A node for [`two_relays_carry_a_large_message_and_a_forwarded_reply`]: n1 forwards a
+/// client's `big` request to n2 with a 600 KB payload; n2 answers the client itself.
+const FORWARDER: &str = r#"
+import json, sys
+me = None
+for line in sys.stdin:
+    msg = json.loads(line)
+    body = msg["body"]
+    out = None
+    if body["type"] == "init":
+        me = body["node_id"]
+        out = {"src": me, "dest": msg["src"], "body": {"type": "init_ok", "in_reply_to": body["msg_id"]}}
+    elif body["type"] == "big" and me == "n1":
+        out = {"src": me, "dest": "n2", "body": {"type": "fwd", "client": msg["src"],
+               "msg_id": body["msg_id"], "payload": "x" * 600000}}
+    elif body["type"] == "fwd":
+        out = {"src": me, "dest": body["client"], "body": {"type": "big_ok",
+               "in_reply_to": body["msg_id"], "size": len(body["payload"]), "by": me}}
+    if out:
+        print(json.dumps(out), flush=True)
+"#;
+
+/// Two relays on loopback addresses (no namespaces, no root): a 600 KB node-to-node message
+/// gets through whole, and a reply that n2 sends to a client connected to n1's relay finds its
+/// way back through n1's relay.
+#[test]
+fn two_relays_carry_a_large_message_and_a_forwarded_reply() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("forwarder.py");
+    std::fs::write(&script, FORWARDER).unwrap();
+    let port = crate::support::free_port();
+    let nodes = ["--node", "n1=127.0.0.61", "--node", "n2=127.0.0.62"];
+    let mut relays: Vec<std::process::Child> = ["n1", "n2"]
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            Command::new(bin())
+                .args(["relay", "--id", id])
+                .args(nodes)
+                .arg("--client-listen")
+                .arg(format!("127.0.0.6{}:{port}", i + 1))
+                .args(["--init-timeout", "10", "--", "python3"])
+                .arg(&script)
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("start a relay")
+        })
+        .collect();
+    let addr: std::net::SocketAddr = format!("127.0.0.61:{port}").parse().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let stream = loop {
+        match std::net::TcpStream::connect(addr) {
+            Ok(s) => break s,
+            Err(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50))
+            }
+            Err(e) => panic!("relay n1 never listened: {e}"),
+        }
+    };
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    // n2's relay may still be starting: ask until the answer comes.
+    let mut reply = String::new();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut w = stream;
+    for msg_id in 1..=20 {
+        writeln!(w, r#"{{"type":"big","msg_id":{msg_id}}}"#).unwrap();
+        reply.clear();
+        w.set_read_timeout(Some(std::time::Duration::from_millis(500)))
+            .unwrap();
+        if reader.read_line(&mut reply).is_ok() && !reply.is_empty() {
+            break;
+        }
+    }
+    for r in &mut relays {
+        let _ = r.kill();
+        let _ = r.wait();
+    }
+    let v: serde_json::Value = serde_json::from_str(reply.trim()).expect("a JSON reply");
+    assert_eq!(v["type"], "big_ok", "{v}");
+    assert_eq!(v["size"], 600000, "{v}");
+    assert_eq!(
+        v["by"], "n2",
+        "the reply came from the node the request was forwarded to"
+    );
+}
