@@ -87,7 +87,7 @@ fn raft_node_in_maelstrom_mode_is_valid_under_partitions_and_pauses() {
                 "--nodes",
                 "3",
                 "--time-limit",
-                "10",
+                "8",
                 "--nemesis-interval",
                 "2",
                 "--nemesis",
@@ -171,7 +171,7 @@ fn raft_node_in_maelstrom_mode_with_stale_reads_is_caught_under_isolate_leader()
         "--node-args",
         "--bug stale-read",
         "--time-limit",
-        "12",
+        "10",
         "--nemesis-interval",
         "1",
         "--keys",
@@ -188,7 +188,7 @@ fn raft_node_in_maelstrom_mode_with_stale_reads_is_caught_under_isolate_leader()
 #[ignore = "needs root: network namespaces"]
 fn raft_node_in_maelstrom_mode_without_data_is_caught_under_kill_and_the_kill_is_named() {
     let _g = setup();
-    let extra = ["--time-limit", "12", "--nemesis-interval", "3"];
+    let extra = ["--time-limit", "10", "--nemesis-interval", "3"];
     let (_, text) = hunt_spec("raft-maelstrom", "memory only", "kill-all", &extra, 3)
         .expect("raft-node without --data was not caught under kill-all in 3 runs");
     assert!(text.contains("kills: "), "{text}");
@@ -207,7 +207,7 @@ fn the_broadcast_node_is_valid_with_retries_and_loses_messages_without() {
         "--topology",
         "line",
         "--time-limit",
-        "10",
+        "8",
         "--nemesis-interval",
         "2",
         "--nemesis",
