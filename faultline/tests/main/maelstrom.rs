@@ -87,9 +87,9 @@ fn raft_node_in_maelstrom_mode_is_valid_under_partitions_and_pauses() {
                 "--nodes",
                 "3",
                 "--time-limit",
-                "8",
+                "6",
                 "--nemesis-interval",
-                "2",
+                "1.5",
                 "--nemesis",
                 nemesis,
                 "--seed",
@@ -119,7 +119,7 @@ fn the_maelstrom_command_line_runs_raft_node_with_message_faults() {
             "--node-count",
             "3",
             "--time-limit",
-            "8",
+            "6",
             "--rate",
             "50",
             "--concurrency",
@@ -188,7 +188,7 @@ fn raft_node_in_maelstrom_mode_with_stale_reads_is_caught_under_isolate_leader()
 #[ignore = "needs root: network namespaces"]
 fn raft_node_in_maelstrom_mode_without_data_is_caught_under_kill_and_the_kill_is_named() {
     let _g = setup();
-    let extra = ["--time-limit", "10", "--nemesis-interval", "3"];
+    let extra = ["--time-limit", "7", "--nemesis-interval", "2"];
     let (_, text) = hunt_spec("raft-maelstrom", "memory only", "kill-all", &extra, 3)
         .expect("raft-node without --data was not caught under kill-all in 3 runs");
     assert!(text.contains("kills: "), "{text}");
@@ -207,11 +207,11 @@ fn the_broadcast_node_is_valid_with_retries_and_loses_messages_without() {
         "--topology",
         "line",
         "--time-limit",
-        "8",
+        "6",
         "--nemesis-interval",
         "2",
         "--nemesis",
-        "partition",
+        "random-halves",
         "--seed",
         "1",
     ];
@@ -241,7 +241,7 @@ fn the_g_counter_node_is_valid_and_caught_with_local_counts() {
         "--nodes",
         "3",
         "--time-limit",
-        "8",
+        "6",
         "--nemesis-interval",
         "2",
         "--nemesis",
