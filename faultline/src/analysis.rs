@@ -53,29 +53,17 @@ pub fn analyse(cfg: &TestConfig, run_dir: &RunDir, end: RunEnd) -> Result<Outcom
     }
     let election = election(cfg, run_dir, &end.nodes)?;
     let figures = figures(&history, end.duration_ns);
-    let mut verdict = check.verdict;
-    if let Some(e) = &election {
-        verdict = verdict.worst(e.verdict);
-    }
-    if !end.crashes.is_empty() {
-        verdict = verdict.worst(Verdict::Invalid);
-    }
+    let verdict = overall(check.verdict, election.as_ref(), &end);
     let results = Results {
         faultline: Some(VERSION),
         valid: Some(verdict),
         run: Some(run_info(cfg, &end)),
-        checks: Some(Checks {
-            linearizability: Some(CheckerReport::of(&check)?),
-            election_safety: Some(match &election {
-                Some(e) => CheckerReport::of(e)?,
-                None => CheckerReport::not_checked("the system announces no leader events"),
-            }),
-            crashes: Some(Crashes {
-                valid: end.crashes.is_empty(),
-                crashes: end.crashes.clone(),
-            }),
-            workload: None,
-        }),
+        checks: Some(checks(
+            CheckerReport::of(&check)?,
+            election.as_ref(),
+            &end,
+            None,
+        )?),
         figures: Some(figures.clone()),
     };
     run_dir.write_results(&results)?;
@@ -122,13 +110,7 @@ fn analyse_workload(cfg: &TestConfig, run_dir: &RunDir, end: RunEnd) -> Result<O
     let messages = relay_stats::totals(&run_dir.dir, &end.nodes).map(|t| t.to_nodes);
     let report = workloads::check(&wh, kind, messages);
     let election = election(cfg, run_dir, &end.nodes)?;
-    let mut verdict = report.valid;
-    if let Some(e) = &election {
-        verdict = verdict.worst(e.verdict);
-    }
-    if !end.crashes.is_empty() {
-        verdict = verdict.worst(Verdict::Invalid);
-    }
+    let verdict = overall(report.valid, election.as_ref(), &end);
     // The figures and the report see the nemesis events; the ops are not registers.
     let history = History {
         source: run_dir.history().display().to_string(),
@@ -155,18 +137,12 @@ fn analyse_workload(cfg: &TestConfig, run_dir: &RunDir, end: RunEnd) -> Result<O
         faultline: Some(VERSION),
         valid: Some(verdict),
         run: Some(run_info(cfg, &end)),
-        checks: Some(Checks {
-            linearizability: Some(lin),
-            election_safety: Some(match &election {
-                Some(e) => CheckerReport::of(e)?,
-                None => CheckerReport::not_checked("the system announces no leader events"),
-            }),
-            crashes: Some(Crashes {
-                valid: end.crashes.is_empty(),
-                crashes: end.crashes.clone(),
-            }),
-            workload: Some(CheckerReport::of(&report)?),
-        }),
+        checks: Some(checks(
+            lin,
+            election.as_ref(),
+            &end,
+            Some(CheckerReport::of(&report)?),
+        )?),
         figures: Some(figures.clone()),
     };
     run_dir.write_results(&results)?;
@@ -199,6 +175,39 @@ fn analyse_workload(cfg: &TestConfig, run_dir: &RunDir, end: RunEnd) -> Result<O
         figures,
         crashes: end.crashes,
         summary,
+    })
+}
+
+/// The run's verdict: the main check's, made worse by election safety and by crashes.
+fn overall(main: Verdict, election: Option<&ElectionReport>, end: &RunEnd) -> Verdict {
+    let mut verdict = main;
+    if let Some(e) = election {
+        verdict = verdict.worst(e.verdict);
+    }
+    if !end.crashes.is_empty() {
+        verdict = verdict.worst(Verdict::Invalid);
+    }
+    verdict
+}
+
+/// `results.json`'s `checks`.
+fn checks(
+    linearizability: CheckerReport,
+    election: Option<&ElectionReport>,
+    end: &RunEnd,
+    workload: Option<CheckerReport>,
+) -> Result<Checks> {
+    Ok(Checks {
+        linearizability: Some(linearizability),
+        election_safety: Some(match election {
+            Some(e) => CheckerReport::of(e)?,
+            None => CheckerReport::not_checked("the system announces no leader events"),
+        }),
+        crashes: Some(Crashes {
+            valid: end.crashes.is_empty(),
+            crashes: end.crashes.clone(),
+        }),
+        workload,
     })
 }
 

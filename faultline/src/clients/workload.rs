@@ -184,6 +184,39 @@ impl Shared {
     }
 }
 
+/// A client slot's arrivals: exponential gaps, a Poisson process at the slot's share of the
+/// rate; behind schedule it does not burst to catch up.
+pub struct Pacer {
+    mean_gap_s: f64,
+    next: Instant,
+}
+
+impl Pacer {
+    /// The pace of one of `workload.concurrency` slots.
+    pub fn new(workload: &Workload) -> Pacer {
+        Pacer {
+            mean_gap_s: workload.concurrency as f64 / workload.rate.max(0.001),
+            next: Instant::now(),
+        }
+    }
+
+    /// Waits for the next arrival (one draw from `rng`); false when `stop` changed first.
+    pub async fn wait(&mut self, rng: &mut SmallRng, stop: &mut watch::Receiver<bool>) -> bool {
+        let gap = -self.mean_gap_s * (1.0 - rng.gen::<f64>()).ln();
+        self.next += Duration::from_secs_f64(gap.min(self.mean_gap_s * 10.0));
+        let now = Instant::now();
+        if self.next > now {
+            tokio::select! {
+                _ = tokio::time::sleep(self.next - now) => true,
+                _ = stop.changed() => false,
+            }
+        } else {
+            self.next = now;
+            true
+        }
+    }
+}
+
 /// One client slot: generates and runs ops until `stop` turns true.
 pub async fn client_loop(
     slot: usize,
@@ -195,23 +228,13 @@ pub async fn client_loop(
     let seed = workload.seed ^ (slot as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut process = slot as u64;
-    let mean_gap_s = workload.concurrency as f64 / workload.rate.max(0.001);
-    let mut next = Instant::now();
+    let mut pacer = Pacer::new(&workload);
     while !*stop.borrow() {
         if workload.clients == ClientMode::Spread {
             client.set_node(process as usize);
         }
-        // Exponential gaps: a Poisson arrival process at the per-client rate.
-        let gap = -mean_gap_s * (1.0 - rng.gen::<f64>()).ln();
-        next += Duration::from_secs_f64(gap.min(mean_gap_s * 10.0));
-        let now = Instant::now();
-        if next > now {
-            tokio::select! {
-                _ = tokio::time::sleep(next - now) => {}
-                _ = stop.changed() => break,
-            }
-        } else {
-            next = now; // behind schedule: do not burst to catch up
+        if !pacer.wait(&mut rng, &mut stop).await {
+            break;
         }
         let (k, inv) = shared.generate(&mut rng, &workload);
         let completion = shared.run_op(&mut client, process, &inv).await;

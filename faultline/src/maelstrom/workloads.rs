@@ -433,20 +433,11 @@ pub async fn client_loop(
     let seed = workload.seed ^ (slot as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut process = slot as u64;
-    let mean_gap_s = workload.concurrency as f64 / workload.rate.max(0.001);
-    let mut next = Instant::now();
+    let mut pacer = crate::clients::workload::Pacer::new(&workload);
     let n = conns.len().max(1);
     while !*stop.borrow() {
-        let gap = -mean_gap_s * (1.0 - rng.gen::<f64>()).ln();
-        next += Duration::from_secs_f64(gap.min(mean_gap_s * 10.0));
-        let now = Instant::now();
-        if next > now {
-            tokio::select! {
-                _ = tokio::time::sleep(next - now) => {}
-                _ = stop.changed() => break,
-            }
-        } else {
-            next = now;
+        if !pacer.wait(&mut rng, &mut stop).await {
+            break;
         }
         let conn = &mut conns[process as usize % n];
         let read = rng.gen_range(0..100) < workload.read_pct;

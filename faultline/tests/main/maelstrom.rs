@@ -216,98 +216,99 @@ fn raft_node_in_maelstrom_mode_without_data_is_caught_under_kill_and_the_kill_is
     assert!(text.contains("comes back empty"), "{text}");
 }
 
-#[test]
-#[ignore = "needs root: network namespaces"]
-fn the_broadcast_node_is_valid_with_retries_and_loses_messages_without() {
-    let _g = setup();
-    let common = [
+/// Runs the example `node` on `workload` under `nemesis` (3 nodes unless `extra` says
+/// otherwise), correct and then with `bug`: the first must be valid and show every one of
+/// `valid_shows`, the second invalid and show `caught_shows`.
+fn both_ways(
+    node: &str,
+    workload: &str,
+    nemesis: &str,
+    extra: &[&str],
+    valid_shows: &[&str],
+    bug: &str,
+    caught_shows: &[&str],
+) {
+    let mut common = vec![
         "-w",
-        "broadcast",
+        workload,
         "--nodes",
-        "5",
-        "--topology",
-        "line",
+        "3",
         "--time-limit",
         "6",
         "--nemesis-interval",
         "2",
         "--nemesis",
-        "random-halves",
+        nemesis,
         "--seed",
         "1",
     ];
-    let (code, text, _) = run("broadcast", &common);
+    common.extend_from_slice(extra);
+    let (code, text, _) = run(node, &common);
     assert_eq!(code, Some(0), "{text}");
-    assert!(text.contains("broadcast: valid"), "{text}");
-    assert!(text.contains("stable latency (ms)"), "{text}");
-    assert!(text.contains("server messages per op"), "{text}");
-    let mut args = common.to_vec();
-    args.extend(["--node-args", "--no-retry"]);
-    let (code, text, _) = run("broadcast", &args);
+    for want in valid_shows {
+        assert!(
+            text.contains(want),
+            "correct {node} should show {want:?}: {text}"
+        );
+    }
+    common.extend(["--node-args", bug]);
+    let (code, text, _) = run(node, &common);
     assert_eq!(code, Some(1), "{text}");
-    assert!(
-        text.contains("acknowledged messages: its last read"),
-        "{text}"
+    for want in caught_shows {
+        assert!(
+            text.contains(want),
+            "{node} {bug} should show {want:?}: {text}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn the_broadcast_node_is_valid_with_retries_and_loses_messages_without() {
+    let _g = setup();
+    both_ways(
+        "broadcast",
+        "broadcast",
+        "random-halves",
+        &["--nodes", "5", "--topology", "line"],
+        &[
+            "broadcast: valid",
+            "stable latency (ms)",
+            "server messages per op",
+        ],
+        "--no-retry",
+        &["acknowledged messages: its last read", "sent to n"],
     );
-    assert!(text.contains("sent to n"), "{text}");
 }
 
 #[test]
 #[ignore = "needs root: network namespaces"]
 fn the_g_counter_node_is_valid_and_caught_with_local_counts() {
     let _g = setup();
-    let common = [
-        "-w",
+    both_ways(
         "g-counter",
-        "--nodes",
-        "3",
-        "--time-limit",
-        "6",
-        "--nemesis-interval",
-        "2",
-        "--nemesis",
+        "g-counter",
         "partition",
-        "--seed",
-        "1",
-    ];
-    let (code, text, _) = run("g-counter", &common);
-    assert_eq!(code, Some(0), "{text}");
-    assert!(text.contains("g-counter: valid"), "{text}");
-    let mut args = common.to_vec();
-    args.extend(["--node-args", "--bug local-only"]);
-    let (code, text, _) = run("g-counter", &args);
-    assert_eq!(code, Some(1), "{text}");
-    assert!(text.contains("but acknowledged adds sum to"), "{text}");
+        &[],
+        &["g-counter: valid"],
+        "--bug local-only",
+        &["but acknowledged adds sum to"],
+    );
 }
 
 #[test]
 #[ignore = "needs root: network namespaces"]
 fn the_unique_ids_node_is_valid_under_kill_and_caught_with_bare_counters() {
     let _g = setup();
-    let common = [
-        "-w",
+    both_ways(
         "unique-ids",
-        "--nodes",
-        "3",
-        "--time-limit",
-        "6",
-        "--nemesis-interval",
-        "2",
-        "--nemesis",
+        "unique-ids",
         "kill",
-        "--rate",
-        "50",
-        "--seed",
-        "1",
-    ];
-    let (code, text, _) = run("unique-ids", &common);
-    assert_eq!(code, Some(0), "{text}");
-    assert!(text.contains("unique-ids: valid"), "{text}");
-    let mut args = common.to_vec();
-    args.extend(["--node-args", "--bug counter-only"]);
-    let (code, text, _) = run("unique-ids", &args);
-    assert_eq!(code, Some(1), "{text}");
-    assert!(text.contains("was returned twice"), "{text}");
+        &["--rate", "50"],
+        &["unique-ids: valid"],
+        "--bug counter-only",
+        &["was returned twice"],
+    );
 }
 
 #[test]
