@@ -671,6 +671,8 @@ async fn connect_peer(addr: SocketAddr) -> std::io::Result<TcpStream> {
 async fn accept_peers(hub: Arc<Hub>, listener: TcpListener) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
+            // Out of descriptors or the like: wait rather than spin.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             continue;
         };
         tokio::spawn(read_peer(Arc::clone(&hub), stream));
@@ -730,6 +732,8 @@ async fn read_peer(hub: Arc<Hub>, stream: TcpStream) {
 async fn accept_clients(hub: Arc<Hub>, listener: TcpListener) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
+            // Out of descriptors or the like: wait rather than spin.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             continue;
         };
         let n = hub.node_ids.len() as u64;

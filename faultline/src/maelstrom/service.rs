@@ -117,6 +117,8 @@ fn canonical(key: &Value) -> String {
 pub async fn serve(services: Arc<Services>, listener: TcpListener) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
+            // Out of descriptors or the like: wait rather than spin.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             continue;
         };
         tokio::spawn(serve_relay(Arc::clone(&services), stream));
