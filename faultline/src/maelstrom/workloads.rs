@@ -345,11 +345,7 @@ impl Shared {
 
     /// A read of `kind`, recorded.
     async fn read(&self, conn: &mut NodeConn, process: u64, kind: WorkloadKind) -> Reply {
-        let field = if kind == WorkloadKind::Broadcast {
-            "messages"
-        } else {
-            "value"
-        };
+        let field = read_field(kind);
         self.op(
             conn,
             process,
@@ -359,6 +355,15 @@ impl Shared {
             move |b| sorted(b.get(field).cloned().unwrap_or(Value::Null)),
         )
         .await
+    }
+}
+
+/// The field of a `read_ok` that holds what was read.
+fn read_field(kind: WorkloadKind) -> &'static str {
+    if kind == WorkloadKind::Broadcast {
+        "messages"
+    } else {
+        "value"
     }
 }
 
@@ -497,14 +502,9 @@ pub async fn final_reads(
         for &i in &pending {
             let process = shared.fresh_process();
             let reply = shared.read(&mut conns[i], process, kind).await;
-            let field = if kind == WorkloadKind::Broadcast {
-                "messages"
-            } else {
-                "value"
-            };
             match reply {
                 Reply::Ok(b) => {
-                    let v = sorted(b.get(field).cloned().unwrap_or(Value::Null));
+                    let v = sorted(b.get(read_field(kind)).cloned().unwrap_or(Value::Null));
                     if !done(&v) {
                         still.push(i);
                     }
@@ -1084,20 +1084,29 @@ fn check_broadcast(h: &WHistory, r: &mut WorkloadReport, server_messages: Option
     }
 }
 
+/// What a counter may read at the end: from the sum of acknowledged adds to that plus the
+/// adds of unknown outcome.
+fn add_bounds(h: &WHistory) -> (i64, i64) {
+    let (mut lower, mut upper) = (0, 0);
+    for o in h.ops.iter().filter(|o| o.f == "add") {
+        let d = o.value.as_i64().unwrap_or(0);
+        match o.outcome {
+            EventType::Ok => {
+                lower += d;
+                upper += d;
+            }
+            EventType::Info => upper += d,
+            _ => {}
+        }
+    }
+    (lower, upper)
+}
+
 fn check_counter(h: &WHistory, r: &mut WorkloadReport) {
     let adds: Vec<&WOp> = h.ops.iter().filter(|o| o.f == "add").collect();
     let delta = |o: &WOp| o.value.as_i64().unwrap_or(0);
-    let lower: i64 = adds
-        .iter()
-        .filter(|o| o.outcome == EventType::Ok)
-        .map(|o| delta(o))
-        .sum();
-    let unsure: i64 = adds
-        .iter()
-        .filter(|o| o.outcome == EventType::Info)
-        .map(|o| delta(o))
-        .sum();
-    let upper = lower + unsure;
+    let (lower, upper) = add_bounds(h);
+    let unsure = upper - lower;
     let reads: Vec<&WOp> = h
         .ops
         .iter()
@@ -1240,23 +1249,8 @@ pub fn final_goal(h: &WHistory, kind: WorkloadKind) -> Box<dyn Fn(&Value) -> boo
             })
         }
         WorkloadKind::GCounter => {
-            let r = {
-                let mut lower = 0;
-                let mut upper = 0;
-                for o in h.ops.iter().filter(|o| o.f == "add") {
-                    let d = o.value.as_i64().unwrap_or(0);
-                    match o.outcome {
-                        EventType::Ok => {
-                            lower += d;
-                            upper += d;
-                        }
-                        EventType::Info => upper += d,
-                        _ => {}
-                    }
-                }
-                (lower, upper)
-            };
-            Box::new(move |v: &Value| v.as_i64().is_some_and(|x| x >= r.0 && x <= r.1))
+            let (lower, upper) = add_bounds(h);
+            Box::new(move |v: &Value| v.as_i64().is_some_and(|x| x >= lower && x <= upper))
         }
         _ => Box::new(|_| true),
     }
