@@ -7,8 +7,9 @@
 //!   on stderr and ignored; a later `init` is answered and otherwise ignored.
 //! - Raft messages between nodes: body `{"type":"raft","msg":<core Message as serde JSON>}`.
 //! - Clients (any `src` that is not a member) send lin-kv bodies (`read`, `write`, `cas`; extra
-//!   `client`/`seq` fields deduplicate retries as in TCP mode). A key is any JSON value; its
-//!   JSON text is the register's key.
+//!   `client`/`seq` fields deduplicate retries as in TCP mode; without them the client is
+//!   `src` and the seq its `msg_id`, so a request the network duplicated applies once). A key
+//!   is any JSON value; its JSON text is the register's key.
 //! - A node that is told it does not lead, and knows a leader, forwards the request as
 //!   `{"type":"raft_forward","client":"c7","request":{..the client's body..},"hops":1}`; the
 //!   node that serves it answers the client directly (`src` itself, `in_reply_to` the client's
@@ -262,6 +263,15 @@ async fn serve(m: Arc<Member>, out: Out, client: String, request: Value, hops: u
         send(&out, &m.id, &client, body);
     };
     let mut req = request.clone();
+    if req.get("client").is_none() {
+        if let Some(id) = msg_id.as_u64() {
+            // A Maelstrom client has one request out at a time and numbers them upwards, so
+            // (src, msg_id) is the (client, seq) that makes a duplicated or re-forwarded
+            // request apply once.
+            req["client"] = Value::String(client.clone());
+            req["seq"] = Value::from(id);
+        }
+    }
     if !req["key"].is_null() {
         req["key"] = Value::String(key_text(&request["key"]));
     }

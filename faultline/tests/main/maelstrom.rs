@@ -106,9 +106,8 @@ fn raft_node_in_maelstrom_mode_is_valid_under_partitions_and_pauses() {
     }
 }
 
-/// Delays (so reordering) and loss, no duplication: with `--duplicate` raft-node in Maelstrom
-/// mode is found applying a duplicated forwarded cas twice (docs/maelstrom.md), a flaw of the
-/// node that this test is not about.
+/// Delays (so reordering), loss and duplication between the nodes: raft-node stays valid, a
+/// duplicated forward applying once (it is deduplicated by the client's id and `msg_id`).
 #[test]
 #[ignore = "needs root: network namespaces"]
 fn the_maelstrom_command_line_runs_raft_node_with_message_faults() {
@@ -134,6 +133,8 @@ fn the_maelstrom_command_line_runs_raft_node_with_message_faults() {
             "--latency-dist",
             "exponential",
             "--message-loss",
+            "0.05",
+            "--duplicate",
             "0.05",
             "--seed",
             "1",
@@ -161,6 +162,10 @@ fn the_maelstrom_command_line_runs_raft_node_with_message_faults() {
     assert!(
         last["lost"].as_u64().unwrap_or(0) > 0,
         "the relay counted no loss: {last}"
+    );
+    assert!(
+        last["duplicated"].as_u64().unwrap_or(0) > 0,
+        "the relay duplicated nothing: {last}"
     );
 }
 
