@@ -255,6 +255,41 @@ fn three_nodes_elect_forward_and_survive_the_leader() {
     }
 }
 
+/// Delivers one cas twice (same `src`, same `msg_id`, no `client`/`seq` fields, as a duplicating
+/// network does) through a follower, so both copies are forwarded; returns the two replies.
+fn cas_delivered_twice(extra: &[&str]) -> (Value, Value) {
+    let ids = ["n1", "n2", "n3"];
+    let mut c = Cluster::start(&ids, extra);
+    let (leader, _) = c.wait_leader(None);
+    let follower = ids.iter().copied().find(|n| *n != leader).unwrap();
+    let (_, w) = c.ask(follower, json!({"type":"write","key":1,"value":1}));
+    assert_eq!(w["type"], json!("write_ok"), "{w}");
+    let msg_id = c.msg_id();
+    let cas = json!({"type":"cas","key":1,"from":1,"to":2,"msg_id":msg_id});
+    let mut replies = Vec::new();
+    for _ in 0..2 {
+        c.deliver("c1", follower, cas.clone());
+        let (_, r) = c
+            .wait_reply(msg_id, Duration::from_secs(6))
+            .unwrap_or_else(|| panic!("no reply to {cas}; logs: {:?}", c.logs()));
+        replies.push(r);
+    }
+    (replies[0].clone(), replies[1].clone())
+}
+
+/// A duplicated request applies once: the copy is answered with the first application's
+/// outcome (cas_ok), not applied again; with `--bug no-dedup` the copy is applied again and
+/// fails its precondition (the test's other way).
+#[test]
+fn a_duplicated_request_applies_once() {
+    let (first, second) = cas_delivered_twice(&[]);
+    assert_eq!(first["type"], json!("cas_ok"), "{first}");
+    assert_eq!(second["type"], json!("cas_ok"), "{second}");
+    let (first, second) = cas_delivered_twice(&["--bug", "no-dedup"]);
+    assert_eq!(first["type"], json!("cas_ok"), "{first}");
+    assert_eq!(second["code"], json!(22), "{second}");
+}
+
 #[test]
 fn stale_read_lets_a_cut_off_leader_answer_reads() {
     let mut c = Cluster::start(&["n1", "n2", "n3"], &["--bug", "stale-read"]);
