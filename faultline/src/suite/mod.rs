@@ -214,6 +214,15 @@ fn cycles(from: f64, until: f64, period: f64, cycle: &[(f64, Action)]) -> Nemesi
     script(steps)
 }
 
+/// `plan` (a script) with `cycle` played once more, from `at` seconds.
+fn then_once(plan: NemesisPlan, at: f64, cycle: &[(f64, Action)]) -> NemesisPlan {
+    let NemesisPlan::Script { mut steps, .. } = plan else {
+        unreachable!("then_once extends a script")
+    };
+    steps.extend(cycle.iter().map(|(dt, a)| step(at + dt, a.clone())));
+    script(steps)
+}
+
 fn need(cond: bool, why: impl FnOnce() -> String) -> Result<(), String> {
     if cond {
         Ok(())
@@ -355,6 +364,18 @@ mod tests {
         assert_eq!(at, [1.0, 1.5, 2.0, 2.5]);
         assert_eq!(steps[2].action, Action::Kill(Target::Leader));
         assert_eq!(steps[3].action, Action::Heal);
+    }
+
+    #[test]
+    fn then_once_plays_a_cycle_once_after_the_plan() {
+        let cycle = [(0.0, Action::Kill(Target::Leader)), (0.5, Action::Heal)];
+        let plan = then_once(cycles(1.0, 2.0, 1.0, &cycle), 4.0, &[(0.2, Action::Heal)]);
+        let NemesisPlan::Script { steps, .. } = plan else {
+            panic!("a script");
+        };
+        let at: Vec<f64> = steps.iter().map(|s| s.at.as_secs_f64()).collect();
+        assert_eq!(at, [1.0, 1.5, 4.2]);
+        assert_eq!(steps[2].action, Action::Heal);
     }
 
     #[test]

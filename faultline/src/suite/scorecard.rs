@@ -191,8 +191,9 @@ impl Catcher {
 /// The catchers, in the order `bugs` tries them: those that caught the most planted bugs
 /// soonest when measured (docs/figures.md) first. The hunts come first: `revote`, on raft-node
 /// without PreVote (`--no-pre-vote`, as a 6.824 lab Raft; with PreVote no real fault reaches
-/// what it hunts, see `suite::hunts`), catches four bugs in its first run; `old-term`,
-/// `retry` and `diverge` aim at one Raft rule each. Then the classic partition (the leader cut
+/// what it hunts, see `suite::hunts`), catches four bugs in its first run; `old-term` the two
+/// log-conflict bugs (Figure 8, then a `diverge` cycle); `retry` duplicate applications;
+/// `diverge` again the kept conflicting entries. Then the classic partition (the leader cut
 /// off), kill and pause runs, then the 6.824 scenarios.
 pub fn catchers() -> Vec<Catcher> {
     let mut v: Vec<Catcher> = hunts()
