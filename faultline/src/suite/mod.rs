@@ -208,7 +208,7 @@ fn cycles(from: f64, until: f64, period: f64, cycle: &[(f64, Action)]) -> Nemesi
     let mut steps = Vec::new();
     let mut t = from;
     while t < until {
-        steps.extend(cycle.iter().map(|(dt, a)| step(t + dt, a.clone())));
+        steps.extend(played(t, cycle));
         t += period;
     }
     script(steps)
@@ -219,8 +219,13 @@ fn then_once(plan: NemesisPlan, at: f64, cycle: &[(f64, Action)]) -> NemesisPlan
     let NemesisPlan::Script { mut steps, .. } = plan else {
         unreachable!("then_once extends a script")
     };
-    steps.extend(cycle.iter().map(|(dt, a)| step(at + dt, a.clone())));
+    steps.extend(played(at, cycle));
     script(steps)
+}
+
+/// The steps of one play of `cycle` from `at` seconds.
+fn played(at: f64, cycle: &[(f64, Action)]) -> impl Iterator<Item = ScriptStep> + '_ {
+    cycle.iter().map(move |(dt, a)| step(at + dt, a.clone()))
 }
 
 fn need(cond: bool, why: impl FnOnce() -> String) -> Result<(), String> {

@@ -59,26 +59,9 @@ fn spec(name: &str) -> String {
     }
 }
 
-/// The count on the liveness line's "N ok while faulty" (a substring test would read "220" as
-/// "0").
-fn ok_while_faulty(text: &str) -> u64 {
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("liveness:"))
-        .unwrap_or_else(|| panic!("no liveness line: {text}"));
-    let before = line
-        .split(" ok while faulty")
-        .next()
-        .expect("split yields a first piece");
-    before
-        .rsplit(' ')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no count before \"ok while faulty\": {line}"))
-}
-
-/// One run of `systems/<spec>.toml` with `args`; returns (exit code, stdout, run dir).
-fn run(name: &str, args: &[&str]) -> (Option<i32>, String, std::path::PathBuf) {
+/// One run of `systems/<spec>.toml` with `args`; returns (exit code, stdout, results.json),
+/// read before the temporary store goes.
+fn run(name: &str, args: &[&str]) -> (Option<i32>, String, serde_json::Value) {
     let store = tempfile::tempdir().unwrap();
     let (out, dir) = run_spec(&spec(name), store.path(), args);
     assert_all_clean(&dir);
@@ -90,8 +73,7 @@ fn run(name: &str, args: &[&str]) -> (Option<i32>, String, std::path::PathBuf) {
             stderr(&out)
         );
     }
-    // Keep the store for a failing assertion's message: tempdir removal is fine after.
-    (out.status.code(), text, dir)
+    (out.status.code(), text, results(&dir))
 }
 
 #[test]
@@ -99,7 +81,7 @@ fn run(name: &str, args: &[&str]) -> (Option<i32>, String, std::path::PathBuf) {
 fn raft_node_in_maelstrom_mode_is_valid_under_partitions_and_pauses() {
     let _g = setup();
     for nemesis in ["partition", "pause"] {
-        let (code, text, _) = run(
+        let (code, text, summary) = run(
             "raft",
             &[
                 "--nodes",
@@ -118,7 +100,8 @@ fn raft_node_in_maelstrom_mode_is_valid_under_partitions_and_pauses() {
         assert!(text.contains("linearizability: valid"), "{text}");
         assert!(text.contains("election safety: valid"), "{text}");
         assert!(
-            ok_while_faulty(&text) > 0 || nemesis == "pause",
+            summary["figures"]["liveness"]["ok_while_faulty"].as_u64() > Some(0)
+                || nemesis == "pause",
             "{nemesis}: nothing was served while faulty: {text}"
         );
     }
